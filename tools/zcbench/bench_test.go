@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zcstack/zcstack/internal/runsc"
+)
+
+func TestParseResult(t *testing.T) {
+	out := []byte("role=tx proto=udp family=6 mode=cmsg limit=1 payload=4096 seconds=1.000 sends=10 " +
+		"bytes=40960 mb_per_s=0.0 expected=10 completions=10 notifications=10 copied=10 syscalls=25 " +
+		"syscalls_per_send=2.500 ok=1 error=\nrole=rx proto=udp family=6 bytes=40960 reads=10 mb_per_s=0.5\n")
+	r, err := parseResult(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sends != 10 || r.SyscallsPerSend != 2.5 || !r.OK || r.Error != "" || r.RxMBps != 0.5 {
+		t.Errorf("parseResult = %+v", r)
+	}
+	r, err = parseResult([]byte("role=tx sends=0 ok=0 error=EINVAL\nrole=rx bytes=0 mb_per_s=0.0\n"))
+	if err != nil || r.OK || r.Error != "EINVAL" {
+		t.Errorf("failed run: %+v, %v", r, err)
+	}
+	if _, err := parseResult([]byte("zcgen: connect: refused\n")); err == nil {
+		t.Error("output without result lines parsed")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in            []float64
+		med, min, max float64
+	}{
+		{nil, 0, 0, 0},
+		{[]float64{3}, 3, 3, 3},
+		{[]float64{5, 1, 3}, 3, 1, 5},
+		{[]float64{4, 1, 3, 2}, 2.5, 1, 4},
+	} {
+		med, lo, hi := median(tc.in)
+		if med != tc.med || lo != tc.min || hi != tc.max {
+			t.Errorf("median(%v) = %v %v %v, want %v %v %v", tc.in, med, lo, hi, tc.med, tc.min, tc.max)
+		}
+	}
+}
+
+func TestCells(t *testing.T) {
+	b := &bench{cfg: config{
+		protos: []string{"tcp", "udp"}, families: []int{4, 6}, limits: []int{1, 32}, payloads: []int{0},
+		envs: map[runsc.Runtime]bool{runsc.Host: true, runsc.Stock: true, runsc.Zerocopy: true},
+	}}
+	cells := b.cells()
+	// Per proto/family: host copy + 2 ZCopy, runsc copy + 2 ZCopy,
+	// runsc-zc copy + 2 ZCopy + 2 New.
+	if want := 4 * (3 + 3 + 5); len(cells) != want {
+		t.Fatalf("%d cells, want %d", len(cells), want)
+	}
+	for _, k := range cells {
+		if want := maxPayload(k.proto, k.family); k.payload != want {
+			t.Errorf("%+v: payload %d, want %d", k, k.payload, want)
+		}
+	}
+	if maxPayload("udp", 4) != 65507 || maxPayload("tcp", 6) != 65475 {
+		t.Error("maxPayload differs from the selftest's")
+	}
+}
+
+// TestGuestOnHost builds zcgen and runs it natively in every mode the host
+// supports: all data arrives and every completion is accounted for; the
+// host rejects SCM_ZC_NOTIFICATION with EINVAL.
+func TestGuestOnHost(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	bin, err := buildGuest(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: config{duration: time.Second}, bins: runsc.Binaries{}, guest: bin}
+	for _, k := range []key{
+		{"tcp", 4, 1, 4096, modeErrqueue, runsc.Host},
+		{"udp", 6, 32, 65487, modeErrqueue, runsc.Host},
+		{"tcp", 6, 1, 4096, modeCopy, runsc.Host},
+	} {
+		r, err := b.runOne(k)
+		if err != nil {
+			t.Fatalf("%+v: %v", k, err)
+		}
+		if !r.OK || r.Sends == 0 || r.TxMBps <= 0 {
+			t.Errorf("%+v: %+v", k, r)
+		}
+	}
+	r, err := b.runOne(key{"udp", 4, 1, 4096, modeCmsg, runsc.Host})
+	if err != nil || !strings.Contains(r.Error, "EINVAL") {
+		t.Errorf("SCM_ZC_NOTIFICATION on the host: %+v, %v; want EINVAL", r, err)
+	}
+}
