@@ -1,0 +1,23 @@
+// Package stack runs gVisor's userspace TCP/IP stack (netstack) in-process
+// and gives it sockets with Linux semantics, including MSG_ZEROCOPY, the
+// socket error queue (MSG_ERRQUEUE) and the proposed SCM_ZC_NOTIFICATION
+// control message that returns zerocopy completions from sendmsg.
+//
+// A Stack is a netstack with IPv4, IPv6, TCP, UDP and ICMP and a loopback
+// NIC. A Socket is a TCP or UDP socket over a tcpip.Endpoint whose methods
+// mirror the Linux system calls: errors are unix.Errno values as Linux returns
+// them, flags are Linux MSG_* flags and options are Linux SOL_*/SO_*
+// numbers. Conn, Listener and UDPConn wrap sockets as net.Conn, net.Listener
+// and net.PacketConn, like gVisor's adapters/gonet.
+//
+// Zerocopy notifications come from the zerocopy package: each socket has a
+// zerocopy.Sender (the sk_zckey counter) and a zerocopy.ErrorQueue that also
+// receives the ICMP and local errors netstack queues when IP_RECVERR or
+// IPV6_RECVERR is on, so that both kinds reach the caller in one ordered
+// queue.
+//
+// References: net/ipv4/tcp.c tcp_sendmsg_locked, net/ipv4/udp.c udp_sendmsg,
+// net/core/sock.c sk_setsockopt and __sock_cmsg_send (with the
+// SCM_ZC_NOTIFICATION series), net/ipv4/ip_sockglue.c ip_recv_error,
+// net/core/skbuff.c sock_dequeue_err_skb.
+package stack

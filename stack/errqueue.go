@@ -1,0 +1,163 @@
+package stack
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// Sizes of the IP_RECVERR and IPV6_RECVERR control messages' data: struct
+// sock_extended_err (16 bytes) followed by the offender's sockaddr_in (16)
+// or sockaddr_in6 (28), as ip_recv_error and ipv6_recv_error lay them out.
+// With the cmsghdr, cmsg_len is 48 and 60 in a 64-bit process.
+const (
+	ErrCmsgDataLen4 = 32
+	ErrCmsgDataLen6 = 44
+)
+
+// EntryFromSockError converts an entry of netstack's error queue to the
+// entry Linux's recvmsg(MSG_ERRQUEUE) returns for it. It copies the payload
+// and does not release it.
+func EntryFromSockError(se *tcpip.SockError) zerocopy.Entry {
+	e := zerocopy.Entry{
+		Err: unix.SockExtendedErr{
+			Errno:  uint32(Errno(se.Err)),
+			Origin: originToLinux(se.Cause.Origin()),
+			Type:   se.Cause.Type(),
+			Code:   se.Cause.Code(),
+			Info:   se.Cause.Info(),
+		},
+		Dst: addrPort(se.Dst),
+	}
+	if se.Offender.Addr.Len() != 0 {
+		e.Offender, _ = netip.AddrFromSlice(se.Offender.Addr.AsSlice())
+	}
+	if se.Payload != nil {
+		e.Payload = append([]byte(nil), se.Payload.AsSlice()...)
+	}
+	return e
+}
+
+// originToLinux converts a netstack error origin to SO_EE_ORIGIN_*.
+func originToLinux(o tcpip.SockErrOrigin) uint8 {
+	switch o {
+	case tcpip.SockExtErrorOriginLocal:
+		return unix.SO_EE_ORIGIN_LOCAL
+	case tcpip.SockExtErrorOriginICMP:
+		return unix.SO_EE_ORIGIN_ICMP
+	case tcpip.SockExtErrorOriginICMP6:
+		return unix.SO_EE_ORIGIN_ICMP6
+	default:
+		return unix.SO_EE_ORIGIN_NONE
+	}
+}
+
+// isICMP reports whether e is an ICMP error (Linux is_icmp_err_skb).
+func isICMP(e *zerocopy.Entry) bool {
+	return e.Err.Origin == unix.SO_EE_ORIGIN_ICMP || e.Err.Origin == unix.SO_EE_ORIGIN_ICMP6
+}
+
+// drainErrors moves the errors netstack has queued (IP_RECVERR,
+// IPV6_RECVERR) to the socket's error queue, in order. It runs before every
+// read of the error queue and every readiness check, before and after every
+// send, and whenever netstack signals EventErr, so that netstack's errors and
+// zerocopy completions share one queue in the order they happened.
+//
+// While a send call is in progress it does nothing: the send drains when
+// it returns, after queuing its completion, so that the errors it causes
+// (on loopback netstack delivers an ICMP error before Write returns) come
+// after its completion, as on Linux.
+func (so *Socket) drainErrors() {
+	if so.sending.Load() != 0 {
+		return
+	}
+	sops := so.ep.SocketOptions()
+	if sops.PeekErr() == nil {
+		return
+	}
+	so.drainMu.Lock()
+	defer so.drainMu.Unlock()
+	for {
+		se := sops.DequeueErr()
+		if se == nil {
+			return
+		}
+		e := EntryFromSockError(se)
+		if se.Payload != nil {
+			se.Payload.Release()
+		}
+		so.errq.Push(e)
+	}
+}
+
+// RecvErr dequeues the head of the error queue, as recvmsg(MSG_ERRQUEUE):
+// it never blocks and returns EAGAIN when the queue is empty. Like Linux's
+// sock_dequeue_err_skb it sets SO_ERROR to the errno of the next entry if
+// that is an ICMP error, clears it when the last ICMP error goes, and
+// signals EventErr again while entries remain.
+func (so *Socket) RecvErr() (zerocopy.Entry, error) {
+	if so.closed.Load() {
+		return zerocopy.Entry{}, unix.EBADF
+	}
+	so.drainErrors()
+	e, ok := so.errq.Pop()
+	if !ok {
+		return zerocopy.Entry{}, unix.EAGAIN
+	}
+	next, more := so.errq.Peek()
+	switch {
+	case more && isICMP(&next):
+		so.ep.SocketOptions().SetLastError(tcpip.TranslateErrno(unix.Errno(next.Err.Errno)))
+	case isICMP(&e):
+		so.ep.SocketOptions().SetLastError(nil)
+	}
+	if more {
+		so.queue.Notify(waiter.EventErr)
+	}
+	return e, nil
+}
+
+// ErrCmsgLevelType returns the level and type of the error-queue control
+// message for a socket of family: SOL_IP/IP_RECVERR for AF_INET,
+// SOL_IPV6/IPV6_RECVERR for AF_INET6.
+func ErrCmsgLevelType(family int) (level, typ int32) {
+	if family == unix.AF_INET6 {
+		return unix.SOL_IPV6, unix.IPV6_RECVERR
+	}
+	return unix.SOL_IP, unix.IP_RECVERR
+}
+
+// AppendErrCmsgData appends the data of the error-queue control message Linux
+// builds for e on a socket of family (ip_recv_error, ipv6_recv_error): the
+// sock_extended_err, then the offender's address as a sockaddr_in (AF_INET)
+// or sockaddr_in6 (AF_INET6), all zero when e has no offender. An IPv4
+// offender on an AF_INET6 socket is shown v4-mapped.
+func AppendErrCmsgData(b []byte, family int, e *zerocopy.Entry) []byte {
+	ee := &e.Err
+	b = binary.NativeEndian.AppendUint32(b, ee.Errno)
+	b = append(b, ee.Origin, ee.Type, ee.Code, ee.Pad)
+	b = binary.NativeEndian.AppendUint32(b, ee.Info)
+	b = binary.NativeEndian.AppendUint32(b, ee.Data)
+	off := e.Offender
+	if family == unix.AF_INET6 {
+		var sa [unix.SizeofSockaddrInet6]byte
+		if off.IsValid() {
+			binary.NativeEndian.PutUint16(sa[0:], unix.AF_INET6)
+			a16 := off.As16()
+			copy(sa[8:24], a16[:])
+		}
+		return append(b, sa[:]...)
+	}
+	var sa [unix.SizeofSockaddrInet4]byte
+	if off.IsValid() && off.Unmap().Is4() {
+		binary.NativeEndian.PutUint16(sa[0:], unix.AF_INET)
+		a4 := off.Unmap().As4()
+		copy(sa[4:8], a4[:])
+	}
+	return append(b, sa[:]...)
+}

@@ -1,0 +1,204 @@
+package stack
+
+import (
+	"io"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// RecvMsg receives into bufs, as recvmsg(2), and returns the byte count,
+// the length of control data written to oob, the MSG_* flags of the message
+// and the sender (UDP) or, with MSG_ERRQUEUE, the destination of the packet
+// that caused the error.
+//
+// flags are Linux MSG_* flags: MSG_DONTWAIT; MSG_PEEK; MSG_TRUNC, which makes
+// a UDP receive return the datagram's full length and a TCP receive discard
+// up to the buffers' length of data without copying it (with MSG_PEEK: how
+// much could be read); MSG_WAITALL, which makes a blocking TCP receive wait
+// for the whole length; MSG_ERRQUEUE, which dequeues the head of the error
+// queue without blocking (EAGAIN when empty): its payload goes to bufs and
+// its IP_RECVERR (AF_INET) or IPV6_RECVERR (AF_INET6) control message to oob,
+// with MSG_CTRUNC if oob is too short. A TCP receive returns 0 at end of
+// stream.
+func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvflags int, from netip.AddrPort, err error) {
+	if so.closed.Load() {
+		return 0, 0, 0, netip.AddrPort{}, unix.EBADF
+	}
+	if flags&unix.MSG_ERRQUEUE != 0 {
+		return so.recvErrMsg(bufs, oob)
+	}
+	if flags&unix.MSG_OOB != 0 && so.stype == unix.SOCK_STREAM {
+		// tcp_recv_urg: netstack keeps no urgent data. UDP ignores
+		// the flag.
+		return 0, 0, 0, netip.AddrPort{}, unix.EINVAL
+	}
+	so.readMu.Lock()
+	defer so.readMu.Unlock()
+	so.dst.reset(bufs)
+	// tcp_recvmsg returns once target bytes have arrived: all with
+	// MSG_WAITALL, else SO_RCVLOWAT.
+	target := so.dst.left
+	if flags&unix.MSG_WAITALL == 0 {
+		target = min(target, int(so.rcvlowat.Load()))
+	}
+	b := blocker{so: so, mask: waiter.ReadableEvents, flags: flags, dl: &so.readDeadline}
+	defer b.done()
+	for {
+		rn, rflags, rfrom, rerr := so.readLocked(flags)
+		n += rn
+		recvflags |= rflags
+		from = rfrom
+		switch {
+		case rerr == nil && !(so.stype == unix.SOCK_STREAM && flags&unix.MSG_PEEK == 0 && rn > 0 && n < target):
+			return n, 0, recvflags, from, nil
+		case rerr != nil && rerr != unix.EAGAIN:
+			if n > 0 {
+				// Return the data; netstack keeps the error for
+				// the next call.
+				return n, 0, recvflags, from, nil
+			}
+			return 0, 0, 0, netip.AddrPort{}, rerr
+		case rerr == unix.EAGAIN && n > 0 && n >= target:
+			return n, 0, recvflags, from, nil
+		}
+		if err := b.wait(); err != nil {
+			if n > 0 {
+				return n, 0, recvflags, from, nil
+			}
+			return 0, 0, 0, netip.AddrPort{}, err
+		}
+	}
+}
+
+// readLocked makes one non-blocking read. It returns EAGAIN when there is
+// nothing to read.
+//
+// +checklocks:so.readMu
+func (so *Socket) readLocked(flags int) (int, int, netip.AddrPort, error) {
+	peek := flags&unix.MSG_PEEK != 0
+	trunc := flags&unix.MSG_TRUNC != 0
+	opts := tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: so.stype == unix.SOCK_DGRAM}
+	if so.stype == unix.SOCK_STREAM {
+		var w io.Writer = &so.dst
+		if trunc {
+			so.discard = tcpip.LimitedWriter{W: io.Discard, N: int64(so.dst.left)}
+			w = &so.discard
+		}
+		if so.dst.left == 0 {
+			// Linux returns 0 for an empty read without looking at the
+			// queue.
+			return 0, 0, netip.AddrPort{}, nil
+		}
+		res, err := so.ep.Read(w, opts)
+		if _, ok := err.(*tcpip.ErrClosedForReceive); ok {
+			return 0, 0, netip.AddrPort{}, nil
+		}
+		if err != nil {
+			return 0, 0, netip.AddrPort{}, errnoErr(err)
+		}
+		if peek && trunc {
+			q, qerr := so.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+			if qerr != nil {
+				return 0, 0, netip.AddrPort{}, errnoErr(qerr)
+			}
+			return min(q, so.dst.left), 0, netip.AddrPort{}, nil
+		}
+		if trunc {
+			so.dst.left -= res.Count
+		}
+		if !peek && res.Count > 0 {
+			so.ep.ModerateRecvBuf(res.Count)
+		}
+		return res.Count, 0, netip.AddrPort{}, nil
+	}
+	empty := so.dst.left == 0
+	res, err := so.ep.Read(&so.dst, opts)
+	if _, ok := err.(*tcpip.ErrBadBuffer); ok && empty {
+		// Receiving into no buffer consumes the datagram and
+		// truncates it, as on Linux; it is not a fault.
+		err = nil
+	}
+	if _, ok := err.(*tcpip.ErrClosedForReceive); ok {
+		if flags&unix.MSG_DONTWAIT != 0 {
+			return 0, 0, netip.AddrPort{}, unix.EAGAIN
+		}
+		return 0, 0, netip.AddrPort{}, nil
+	}
+	if err != nil {
+		return 0, 0, netip.AddrPort{}, errnoErr(err)
+	}
+	var rflags int
+	n := res.Count
+	if res.Total > res.Count {
+		rflags |= unix.MSG_TRUNC
+	}
+	if trunc {
+		n = res.Total
+	}
+	return n, rflags, so.sockAddr(res.RemoteAddr), nil
+}
+
+// recvErrMsg is RecvMsg with MSG_ERRQUEUE (ip_recv_error).
+func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.AddrPort, error) {
+	e, err := so.RecvErr()
+	if err != nil {
+		return 0, 0, 0, netip.AddrPort{}, err
+	}
+	flags := unix.MSG_ERRQUEUE
+	n := 0
+	p := e.Payload
+	for _, b := range bufs {
+		c := copy(b, p)
+		n += c
+		p = p[c:]
+	}
+	if len(p) > 0 {
+		flags |= unix.MSG_TRUNC
+	}
+	var data [ErrCmsgDataLen6]byte
+	level, typ := ErrCmsgLevelType(so.family)
+	oobn, trunc := putCmsg(oob, level, typ, AppendErrCmsgData(data[:0], so.family, &e))
+	if trunc {
+		flags |= unix.MSG_CTRUNC
+	}
+	return n, oobn, flags, so.familyAddr(e.Dst), nil
+}
+
+// iovecWriter writes into a list of buffers (an io.Writer for
+// tcpip.Endpoint.Read). It fills what fits and returns io.ErrShortWrite for
+// the rest.
+type iovecWriter struct {
+	bufs [][]byte
+	off  int
+	left int
+}
+
+func (w *iovecWriter) reset(bufs [][]byte) {
+	w.bufs, w.off, w.left = bufs, 0, 0
+	for _, b := range bufs {
+		w.left += len(b)
+	}
+}
+
+// Write implements io.Writer.
+func (w *iovecWriter) Write(p []byte) (int, error) {
+	n := 0
+	bufs, off := w.bufs, w.off
+	for n < len(p) && len(bufs) > 0 {
+		c := copy(bufs[0][off:], p[n:])
+		n += c
+		off += c
+		if off == len(bufs[0]) {
+			bufs, off = bufs[1:], 0
+		}
+	}
+	w.bufs, w.off = bufs, off
+	w.left -= n
+	if n < len(p) {
+		return n, io.ErrShortWrite
+	}
+	return n, nil
+}

@@ -1,0 +1,293 @@
+package stack
+
+import (
+	"io"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// udpMaxLen is the largest UDP payload udp_sendmsg looks at before it builds
+// the datagram: longer sends are EMSGSIZE before control messages are read.
+const udpMaxLen = 0xffff
+
+// SendMsg sends the concatenation of bufs, as sendmsg(2), and returns how
+// many bytes it sent and the new length of oob (msg_controllen).
+//
+// to is the destination of a UDP datagram; the invalid AddrPort means the
+// connected peer. flags are Linux MSG_* flags: MSG_DONTWAIT, MSG_ZEROCOPY
+// (numbered and completed only while SO_ZEROCOPY is on, as in Linux),
+// MSG_MORE, MSG_NOSIGNAL, MSG_EOR; MSG_OOB is EOPNOTSUPP.
+//
+// oob is a Linux control buffer (struct cmsghdr messages, native byte order;
+// see parseSendControl for what is accepted). Each
+// SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification builds
+// one) takes up to zc_info.size zerocopy completions from the error queue
+// before the data is sent, leaving other errors in place. If the send
+// succeeds, the completions are written back into oob as the series'
+// sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message, with
+// size set to the count, is moved to the front of oob in order, and oobn is
+// their total length (ZCNotifications reads them). If the send fails, the
+// completions go back to the front of the error queue in their order, ahead
+// of the other errors, and oob is unchanged; Linux would lose them. Without
+// SCM_ZC_NOTIFICATION, oobn is len(oob). A send of no bytes is the one-call
+// way to fetch completions (on UDP it sends an empty datagram).
+func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
+	var sc sendControl
+	var buf [zerocopy.ZCNotificationMax]zerocopy.Completion
+	n, cs, err := so.sendmsg(bufs, oob, &sc, buf[:0], to, flags)
+	if err != nil || sc.n == 0 {
+		return n, len(oob), err
+	}
+	return n, so.copyBack(oob, &sc, cs), nil
+}
+
+// SendZerocopy sends b with MSG_ZEROCOPY to the connected peer and, like a
+// sendmsg with an SCM_ZC_NOTIFICATION control message, first takes up to
+// len(notify) completions from the error queue into notify and returns
+// their number k. It needs SO_ZEROCOPY (else EINVAL). If the send fails, the
+// completions stay queued and k is 0. The completion of this send is not
+// among the k: it is queued when the send returns. An empty b fetches
+// completions without taking an id on TCP; on UDP it sends an empty
+// datagram, which takes one.
+func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
+	if !so.zerocopy.Load() {
+		return 0, 0, unix.EINVAL
+	}
+	sc := sendControl{total: len(notify)}
+	bufs := [1][]byte{b}
+	n, cs, err := so.sendmsg(bufs[:], nil, &sc, notify[:0], netip.AddrPort{}, unix.MSG_ZEROCOPY)
+	return n, len(cs), err
+}
+
+// sendmsg runs one send call and returns the completions it took. sc
+// describes the completions to take (sc.total of them, into take's backing
+// array if it has room) when oob is nil; otherwise oob is parsed into sc.
+func (so *Socket) sendmsg(bufs [][]byte, oob []byte, sc *sendControl, take []zerocopy.Completion, to netip.AddrPort, flags int) (int, []zerocopy.Completion, error) {
+	if so.closed.Load() {
+		return 0, nil, unix.EBADF
+	}
+	length := 0
+	for _, b := range bufs {
+		length += len(b)
+	}
+	if so.stype == unix.SOCK_DGRAM && length > udpMaxLen {
+		return 0, nil, unix.EMSGSIZE
+	}
+	if flags&unix.MSG_OOB != 0 {
+		// UDP has no out-of-band data; netstack's TCP sends no urgent
+		// data.
+		return 0, nil, unix.EOPNOTSUPP
+	}
+	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0}
+	// The checks Linux makes before it reads control messages.
+	var err error
+	if so.stype == unix.SOCK_STREAM {
+		err = so.tcpSendCheck(flags)
+	} else {
+		err = so.udpSendCheck(to, &opts)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if oob != nil {
+		if err := parseSendControl(oob, so.zerocopy.Load(), so.stype, so.family, sc); err != nil {
+			return 0, nil, err
+		}
+	}
+	var cs []zerocopy.Completion
+	if sc.total > 0 {
+		if cap(take) < sc.total {
+			take = make([]zerocopy.Completion, sc.total)
+		}
+		cs = take[:so.takeCompletions(take[:sc.total])]
+	}
+	n, err := so.send(bufs, length, &opts, flags)
+	if err != nil {
+		so.errq.Requeue(cs)
+		return n, nil, err
+	}
+	return n, cs, nil
+}
+
+// takeCompletions takes completions for an SCM_ZC_NOTIFICATION send after
+// moving netstack's errors into the queue.
+func (so *Socket) takeCompletions(dst []zerocopy.Completion) int {
+	so.drainErrors()
+	return so.errq.Take(dst)
+}
+
+// copyBack writes the taken completions cs into the SCM_ZC_NOTIFICATION
+// messages of oob, in order, and moves those messages to the front of oob
+// as sendmsg_copy_cmsg_to_user does. It returns their total length.
+func (so *Socket) copyBack(oob []byte, sc *sendControl, cs []zerocopy.Completion) int {
+	w := 0
+	for i := range sc.n {
+		m := sc.msg(i)
+		k := min(m.size, len(cs))
+		zerocopy.PutZCInfo(m.data, cs[:k])
+		cs = cs[k:]
+		used, _ := putCmsg(oob[w:], unix.SOL_SOCKET, zerocopy.SCMZCNotification, m.data)
+		w += used
+	}
+	return w
+}
+
+// tcpSendCheck makes the checks of tcp_sendmsg_locked that come before
+// control messages: a socket that is not connected fails with its pending
+// error or EPIPE, and one that is connecting waits for the connection (EAGAIN
+// if it may not block), as sk_stream_wait_connect does.
+func (so *Socket) tcpSendCheck(flags int) error {
+	b := blocker{so: so, mask: waiter.WritableEvents, flags: flags, dl: &so.writeDeadline}
+	defer b.done()
+	for {
+		switch tcp.EndpointState(so.ep.State()) {
+		case tcp.StateEstablished, tcp.StateCloseWait:
+			return nil
+		case tcp.StateSynSent, tcp.StateSynRecv, tcp.StateConnecting:
+			if err := b.wait(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := errnoErr(so.ep.LastError()); err != nil {
+			return err
+		}
+		return unix.EPIPE
+	}
+}
+
+// udpSendCheck makes the checks of udp_sendmsg that come before control
+// messages, after the length: the destination (EDESTADDRREQ, EINVAL for
+// port 0, EAFNOSUPPORT) and, unlike Linux, which checks them later,
+// netstack's route and pending-error checks (Preflight). It sets opts.To.
+func (so *Socket) udpSendCheck(to netip.AddrPort, opts *tcpip.WriteOptions) error {
+	if to.IsValid() {
+		fa, err := so.fullAddress(to)
+		if err != nil {
+			return err
+		}
+		opts.To = &fa
+	}
+	if pf, ok := so.ep.(tcpip.EndpointWithPreflight); ok {
+		return errnoErr(pf.Preflight(*opts))
+	}
+	return nil
+}
+
+// send writes the payload, blocking unless the socket is non-blocking or
+// flags hold MSG_DONTWAIT, and accounts for MSG_ZEROCOPY.
+func (so *Socket) send(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
+	so.drainErrors()
+	so.sending.Add(1)
+	write := func() (int, error) { return so.write(bufs, length, opts, flags) }
+	var n int
+	var err error
+	if flags&unix.MSG_ZEROCOPY != 0 && so.zerocopy.Load() {
+		zlen := length
+		if so.stype == unix.SOCK_DGRAM {
+			// __ip_append_data counts the UDP header: an empty datagram
+			// takes an id.
+			zlen += header.UDPMinimumSize
+		}
+		n, err = so.sender.Send(zlen, write)
+	} else {
+		n, err = write()
+	}
+	// Errors the send caused (ICMP on loopback) come after its completion,
+	// as in Linux.
+	so.sending.Add(-1)
+	so.drainErrors()
+	if n > 0 && so.stype == unix.SOCK_STREAM {
+		// A stream send that sent something succeeds.
+		err = nil
+	}
+	return n, err
+}
+
+// write writes bufs to the endpoint, waiting for room as a blocking socket
+// does. Writes are serialized, as lock_sock serializes them in Linux.
+func (so *Socket) write(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
+	if so.stype == unix.SOCK_STREAM && length == 0 {
+		// tcp_sendmsg_locked sends nothing and returns 0.
+		return 0, nil
+	}
+	so.writeMu.Lock()
+	defer so.writeMu.Unlock()
+	so.payload.reset(bufs, length)
+	defer so.payload.release()
+	b := blocker{so: so, mask: waiter.WritableEvents, flags: flags, dl: &so.writeDeadline}
+	defer b.done()
+	total := 0
+	for {
+		n, terr := so.ep.Write(&so.payload, *opts)
+		total += int(n)
+		err := errnoErr(terr)
+		if err == nil && (so.payload.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
+			return total, nil
+		}
+		if err != nil && err != unix.EAGAIN {
+			return total, err
+		}
+		if err == unix.EAGAIN {
+			if err := b.wait(); err != nil {
+				if total > 0 {
+					return total, nil
+				}
+				return 0, err
+			}
+		}
+	}
+}
+
+// iovecReader reads the concatenation of a list of buffers
+// (tcpip.Payloader) without modifying the list.
+type iovecReader struct {
+	// list is r's copy of the buffer list, bufs what is left of it.
+	list [][]byte
+	bufs [][]byte
+	// off is the offset in bufs[0].
+	off  int
+	left int
+}
+
+// reset makes r read bufs. It copies the list, so that the caller's list
+// does not escape to the heap.
+func (r *iovecReader) reset(bufs [][]byte, length int) {
+	clear(r.list)
+	r.list = append(r.list[:0], bufs...)
+	r.bufs, r.off, r.left = r.list, 0, length
+}
+
+// release drops the references to the caller's buffers.
+func (r *iovecReader) release() {
+	clear(r.list)
+	r.bufs = nil
+}
+
+// Len implements tcpip.Payloader.
+func (r *iovecReader) Len() int { return r.left }
+
+// Read implements io.Reader.
+func (r *iovecReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && len(r.bufs) > 0 {
+		c := copy(p[n:], r.bufs[0][r.off:])
+		n += c
+		r.off += c
+		if r.off == len(r.bufs[0]) {
+			r.bufs, r.off = r.bufs[1:], 0
+		}
+	}
+	r.left -= n
+	return n, nil
+}

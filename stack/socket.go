@@ -1,0 +1,463 @@
+package stack
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// Socket is a TCP or UDP socket of a Stack with Linux semantics. Its methods
+// correspond to the socket system calls; they are safe for concurrent use and
+// return unix.Errno errors. A Socket blocks like a Linux socket without
+// O_NONBLOCK unless SetNonblock(true) is called or MSG_DONTWAIT is passed.
+type Socket struct {
+	stack  *Stack
+	family int
+	stype  int
+	proto  int
+
+	ep tcpip.Endpoint
+	// wq is netstack's waiter queue of ep; fwd forwards its events to
+	// queue after moving netstack's error queue into errq.
+	wq  *waiter.Queue
+	fwd waiter.Entry
+	// queue is the waiter queue callers register on (EventRegister).
+	queue waiter.Queue
+
+	errq   *zerocopy.ErrorQueue
+	sender *zerocopy.Sender
+
+	zerocopy atomic.Bool
+	nonblock atomic.Bool
+	// rcvlowat is SO_RCVLOWAT, which netstack stores but ignores.
+	rcvlowat atomic.Int32
+	closed   atomic.Bool
+
+	// drainMu keeps netstack's errors in order while they move to errq.
+	drainMu sync.Mutex
+	// sending counts the send calls writing to ep (see drainErrors).
+	sending atomic.Int32
+
+	// writeMu serializes writes to ep, as lock_sock does in Linux.
+	writeMu sync.Mutex
+	// +checklocks:writeMu
+	payload iovecReader
+
+	// readMu serializes receive calls.
+	readMu sync.Mutex
+	// +checklocks:readMu
+	dst iovecWriter
+	// discard takes the data MSG_TRUNC discards from a stream.
+	// +checklocks:readMu
+	discard tcpip.LimitedWriter
+
+	readDeadline  deadline
+	writeDeadline deadline
+}
+
+// NewSocket returns a new socket, as socket(2): domain is AF_INET or
+// AF_INET6, typ SOCK_STREAM or SOCK_DGRAM (with SOCK_NONBLOCK optionally
+// or'ed in) and proto 0 or the matching IPPROTO_TCP or IPPROTO_UDP.
+func (s *Stack) NewSocket(domain, typ, proto int) (*Socket, error) {
+	nonblock := typ&unix.SOCK_NONBLOCK != 0
+	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	netProto, transProto, proto, err := transport(domain, typ, proto)
+	if err != nil {
+		return nil, err
+	}
+	wq := new(waiter.Queue)
+	ep, terr := s.ns.NewEndpoint(transProto, netProto, wq)
+	if terr != nil {
+		return nil, errnoErr(terr)
+	}
+	so := s.newSocket(domain, typ, proto, ep, wq)
+	so.nonblock.Store(nonblock)
+	return so, nil
+}
+
+func (s *Stack) newSocket(domain, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *Socket {
+	so := &Socket{stack: s, family: domain, stype: typ, proto: proto, ep: ep, wq: wq}
+	so.errq = zerocopy.NewErrorQueue(s.opts.ErrorQueueLimit, func() { so.queue.Notify(waiter.EventErr) })
+	so.sender = zerocopy.NewSender(so.errq)
+	so.rcvlowat.Store(1)
+	so.readDeadline.init()
+	so.writeDeadline.init()
+	so.fwd = waiter.NewFunctionEntry(waiter.AllEvents, so.forward)
+	wq.EventRegister(&so.fwd)
+	return so
+}
+
+// forward passes netstack's events on to the socket's waiters. Netstack
+// signals EventErr when it queues an ICMP error on a UDP socket (or a TCP
+// socket that is connecting); the error moves to errq first, so a woken
+// waiter finds it there.
+func (so *Socket) forward(mask waiter.EventMask) {
+	if mask&waiter.EventErr != 0 {
+		so.drainErrors()
+	}
+	so.queue.Notify(mask)
+}
+
+// Family returns the socket's domain: AF_INET or AF_INET6.
+func (so *Socket) Family() int { return so.family }
+
+// Type returns SOCK_STREAM or SOCK_DGRAM.
+func (so *Socket) Type() int { return so.stype }
+
+// ErrorQueue returns the socket's error queue. Read it with RecvErr,
+// RecvMsg(MSG_ERRQUEUE) or SendMsg, which first move netstack's pending
+// errors into it and keep SO_ERROR as Linux does.
+func (so *Socket) ErrorQueue() *zerocopy.ErrorQueue { return so.errq }
+
+// Endpoint returns the netstack endpoint under the socket.
+func (so *Socket) Endpoint() tcpip.Endpoint { return so.ep }
+
+// SetNonblock sets or clears O_NONBLOCK.
+func (so *Socket) SetNonblock(nonblock bool) { so.nonblock.Store(nonblock) }
+
+// SetReadDeadline bounds how long receive and accept calls block; they
+// return EAGAIN when it passes, as with SO_RCVTIMEO. The zero time means no
+// deadline. Calls blocked at the time are woken to see the new deadline.
+func (so *Socket) SetReadDeadline(t time.Time) { so.readDeadline.set(t) }
+
+// SetWriteDeadline bounds how long send and connect calls block, as
+// SetReadDeadline does for receives (SO_SNDTIMEO).
+func (so *Socket) SetWriteDeadline(t time.Time) { so.writeDeadline.set(t) }
+
+// EventRegister registers e to be notified of the socket's events
+// (waiter.EventIn, EventOut, EventErr, EventHUp, EventRdHUp, as POLLIN,
+// POLLOUT, POLLERR, POLLHUP and POLLRDHUP). Callbacks are called from
+// netstack's goroutines, possibly with its locks held: they must not block
+// or call the socket's methods (waiter.NewChannelEntry is the usual entry).
+func (so *Socket) EventRegister(e *waiter.Entry) { so.queue.EventRegister(e) }
+
+// EventUnregister undoes EventRegister.
+func (so *Socket) EventUnregister(e *waiter.Entry) { so.queue.EventUnregister(e) }
+
+// Readiness returns which of the events in mask are ready, as poll(2) does.
+// EventErr and EventHUp are reported whether requested or not; EventErr is
+// set while the error queue holds an entry or a socket error is pending.
+func (so *Socket) Readiness(mask waiter.EventMask) waiter.EventMask {
+	so.drainErrors()
+	always := waiter.EventErr | waiter.EventHUp
+	r := so.ep.Readiness(mask|always|waiter.EventRdHUp) & (mask | always | waiter.EventRdHUp)
+	if r&waiter.ReadableEvents != 0 && r&waiter.EventRdHUp == 0 && !so.readable() {
+		// tcp_poll: readable once SO_RCVLOWAT bytes are queued.
+		r &^= waiter.ReadableEvents
+	}
+	r &= mask | always
+	if so.errq.Ready() {
+		r |= waiter.EventErr
+	}
+	return r
+}
+
+// readable reports whether a stream socket holds SO_RCVLOWAT bytes.
+func (so *Socket) readable() bool {
+	low := int(so.rcvlowat.Load())
+	if so.stype != unix.SOCK_STREAM || low <= 1 {
+		return true
+	}
+	q, err := so.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	return err != nil || q >= low
+}
+
+// Bind assigns the local address, as bind(2).
+func (so *Socket) Bind(addr netip.AddrPort) error {
+	if so.closed.Load() {
+		return unix.EBADF
+	}
+	fa, err := so.fullAddress(addr)
+	if err != nil {
+		return err
+	}
+	return errnoErr(so.ep.Bind(fa))
+}
+
+// Listen marks a stream socket as accepting connections, as listen(2).
+func (so *Socket) Listen(backlog int) error {
+	if so.closed.Load() {
+		return unix.EBADF
+	}
+	if so.stype != unix.SOCK_STREAM {
+		return unix.EOPNOTSUPP
+	}
+	return errnoErr(so.ep.Listen(backlog))
+}
+
+// Accept returns the next connection of a listening socket and its peer's
+// address, as accept4(2); flags may hold SOCK_NONBLOCK. The new socket
+// inherits SO_ZEROCOPY from the listener, as in Linux.
+func (so *Socket) Accept(flags int) (*Socket, netip.AddrPort, error) {
+	if so.closed.Load() {
+		return nil, netip.AddrPort{}, unix.EBADF
+	}
+	if so.stype != unix.SOCK_STREAM {
+		return nil, netip.AddrPort{}, unix.EOPNOTSUPP
+	}
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return nil, netip.AddrPort{}, unix.EINVAL
+	}
+	var peer tcpip.FullAddress
+	b := blocker{so: so, mask: waiter.ReadableEvents, dl: &so.readDeadline}
+	defer b.done()
+	var ep tcpip.Endpoint
+	var wq *waiter.Queue
+	for {
+		var terr tcpip.Error
+		ep, wq, terr = so.ep.Accept(&peer)
+		err := errnoErr(terr)
+		if err == nil {
+			break
+		}
+		if err != unix.EAGAIN {
+			return nil, netip.AddrPort{}, err
+		}
+		if err := b.wait(); err != nil {
+			return nil, netip.AddrPort{}, err
+		}
+	}
+	ns := so.stack.newSocket(so.family, so.stype, so.proto, ep, wq)
+	ns.zerocopy.Store(so.zerocopy.Load())
+	ns.rcvlowat.Store(so.rcvlowat.Load())
+	ns.nonblock.Store(flags&unix.SOCK_NONBLOCK != 0)
+	return ns, ns.sockAddr(peer), nil
+}
+
+// Connect connects the socket to addr, as connect(2). A non-blocking TCP
+// socket returns EINPROGRESS; SO_ERROR then holds the outcome. An invalid
+// addr (netip.AddrPort{}) on a UDP socket dissolves its association.
+func (so *Socket) Connect(addr netip.AddrPort) error {
+	if so.closed.Load() {
+		return unix.EBADF
+	}
+	if so.stype == unix.SOCK_DGRAM && !addr.IsValid() {
+		return errnoErr(so.ep.Disconnect())
+	}
+	fa, err := so.fullAddress(addr)
+	if err != nil {
+		return err
+	}
+	e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	so.queue.EventRegister(&e)
+	defer so.queue.EventUnregister(&e)
+	terr := so.ep.Connect(fa)
+	if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
+		return errnoErr(terr)
+	}
+	if so.nonblock.Load() {
+		return unix.EINPROGRESS
+	}
+	for so.ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) == 0 {
+		if err := so.writeDeadline.wait(ch); err != nil {
+			return unix.EINPROGRESS
+		}
+	}
+	return errnoErr(so.ep.LastError())
+}
+
+// Shutdown shuts down part of a full-duplex connection, as shutdown(2):
+// how is SHUT_RD, SHUT_WR or SHUT_RDWR.
+func (so *Socket) Shutdown(how int) error {
+	if so.closed.Load() {
+		return unix.EBADF
+	}
+	var f tcpip.ShutdownFlags
+	switch how {
+	case unix.SHUT_RD:
+		f = tcpip.ShutdownRead
+	case unix.SHUT_WR:
+		f = tcpip.ShutdownWrite
+	case unix.SHUT_RDWR:
+		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	default:
+		return unix.EINVAL
+	}
+	return errnoErr(so.ep.Shutdown(f))
+}
+
+// Close closes the socket. Blocked calls return; later calls fail with
+// EBADF.
+func (so *Socket) Close() error {
+	if so.closed.Swap(true) {
+		return unix.EBADF
+	}
+	so.ep.Close()
+	so.wq.EventUnregister(&so.fwd)
+	so.queue.Notify(waiter.EventHUp | waiter.EventErr | waiter.ReadableEvents | waiter.WritableEvents)
+	return nil
+}
+
+// LocalAddr returns the bound address, as getsockname(2).
+func (so *Socket) LocalAddr() (netip.AddrPort, error) {
+	fa, err := so.ep.GetLocalAddress()
+	if err != nil {
+		return netip.AddrPort{}, errnoErr(err)
+	}
+	return so.sockAddr(fa), nil
+}
+
+// RemoteAddr returns the peer's address, as getpeername(2).
+func (so *Socket) RemoteAddr() (netip.AddrPort, error) {
+	fa, err := so.ep.GetRemoteAddress()
+	if err != nil {
+		return netip.AddrPort{}, errnoErr(err)
+	}
+	return so.sockAddr(fa), nil
+}
+
+// sockAddr converts a netstack address to what the socket's family shows:
+// the unspecified address of the family when there is none, and IPv4
+// addresses v4-mapped on AF_INET6 sockets.
+func (so *Socket) sockAddr(fa tcpip.FullAddress) netip.AddrPort {
+	if fa.Addr.Len() == 0 {
+		if so.family == unix.AF_INET {
+			return netip.AddrPortFrom(netip.IPv4Unspecified(), fa.Port)
+		}
+		return netip.AddrPortFrom(netip.IPv6Unspecified(), fa.Port)
+	}
+	return so.familyAddr(addrPort(fa))
+}
+
+// familyAddr shows an IPv4 address v4-mapped on an AF_INET6 socket.
+func (so *Socket) familyAddr(a netip.AddrPort) netip.AddrPort {
+	if so.family == unix.AF_INET6 && a.Addr().Is4() {
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
+	}
+	return a
+}
+
+// fullAddress converts addr to a netstack address for the socket's family:
+// an AF_INET6 socket takes an IPv4 address as its v4-mapped form and an
+// AF_INET socket refuses IPv6 addresses with EAFNOSUPPORT. The invalid
+// AddrPort is the unspecified address with port 0.
+func (so *Socket) fullAddress(addr netip.AddrPort) (tcpip.FullAddress, error) {
+	a := addr.Addr()
+	switch {
+	case !addr.IsValid():
+		return tcpip.FullAddress{}, nil
+	case so.family == unix.AF_INET:
+		if !a.Is4() && !a.Is4In6() {
+			return tcpip.FullAddress{}, unix.EAFNOSUPPORT
+		}
+		a = a.Unmap()
+	case a.Is4():
+		a = netip.AddrFrom16(a.As16())
+	}
+	fa := tcpip.FullAddress{Port: addr.Port()}
+	if !a.IsUnspecified() {
+		fa.Addr = tcpip.AddrFromSlice(a.AsSlice())
+	}
+	return fa, nil
+}
+
+// addrPort converts a netstack address.
+func addrPort(fa tcpip.FullAddress) netip.AddrPort {
+	a, _ := netip.AddrFromSlice(fa.Addr.AsSlice())
+	return netip.AddrPortFrom(a, fa.Port)
+}
+
+// blocker makes a socket call block the way a blocking Linux socket does:
+// callers retry their non-blocking operation while it returns EAGAIN and
+// call wait between tries.
+type blocker struct {
+	so    *Socket
+	mask  waiter.EventMask
+	flags int
+	dl    *deadline
+	// w is allocated when the call first has to wait, so that calls that
+	// do not block do not allocate.
+	w *blockerWait
+}
+
+type blockerWait struct {
+	entry waiter.Entry
+	ch    chan struct{}
+}
+
+// wait returns EAGAIN if the call may not block (O_NONBLOCK, MSG_DONTWAIT)
+// or the deadline has passed, and EBADF if the socket was closed.
+// Otherwise the first call registers for the events and returns at once,
+// so that the caller retries before sleeping and no event is missed; later
+// calls wait for an event.
+func (b *blocker) wait() error {
+	if b.so.nonblock.Load() || b.flags&unix.MSG_DONTWAIT != 0 {
+		return unix.EAGAIN
+	}
+	if b.w == nil {
+		b.w = new(blockerWait)
+		b.w.entry, b.w.ch = waiter.NewChannelEntry(b.mask | waiter.EventHUp | waiter.EventErr)
+		b.so.queue.EventRegister(&b.w.entry)
+		return nil
+	}
+	if b.so.closed.Load() {
+		return unix.EBADF
+	}
+	return b.dl.wait(b.w.ch)
+}
+
+// done unregisters b.
+func (b *blocker) done() {
+	if b.w != nil {
+		b.so.queue.EventUnregister(&b.w.entry)
+	}
+}
+
+// deadline is a settable timeout for blocking calls.
+type deadline struct {
+	mu sync.Mutex
+	// +checklocks:mu
+	at time.Time
+	// changed is closed and replaced when at changes.
+	// +checklocks:mu
+	changed chan struct{}
+}
+
+func (d *deadline) init() {
+	d.mu.Lock()
+	d.changed = make(chan struct{})
+	d.mu.Unlock()
+}
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	d.at = t
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// wait waits for ch, the deadline or a change of the deadline. It returns
+// EAGAIN if the deadline has passed.
+func (d *deadline) wait(ch <-chan struct{}) error {
+	d.mu.Lock()
+	at, changed := d.at, d.changed
+	d.mu.Unlock()
+	if at.IsZero() {
+		select {
+		case <-ch:
+		case <-changed:
+		}
+		return nil
+	}
+	dur := time.Until(at)
+	if dur <= 0 {
+		return unix.EAGAIN
+	}
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-changed:
+	case <-t.C:
+		return unix.EAGAIN
+	}
+	return nil
+}
