@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
@@ -9,15 +8,6 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"github.com/zcstack/zcstack/zerocopy"
-)
-
-// Sizes of the IP_RECVERR and IPV6_RECVERR control messages' data: struct
-// sock_extended_err (16 bytes) followed by the offender's sockaddr_in (16)
-// or sockaddr_in6 (28), as ip_recv_error and ipv6_recv_error lay them out.
-// With the cmsghdr, cmsg_len is 48 and 60 in a 64-bit process.
-const (
-	ErrCmsgDataLen4 = 32
-	ErrCmsgDataLen6 = 44
 )
 
 // EntryFromSockError converts an entry of netstack's error queue to the
@@ -120,44 +110,4 @@ func (so *Socket) RecvErr() (zerocopy.Entry, error) {
 		so.queue.Notify(waiter.EventErr)
 	}
 	return e, nil
-}
-
-// ErrCmsgLevelType returns the level and type of the error-queue control
-// message for a socket of family: SOL_IP/IP_RECVERR for AF_INET,
-// SOL_IPV6/IPV6_RECVERR for AF_INET6.
-func ErrCmsgLevelType(family int) (level, typ int32) {
-	if family == unix.AF_INET6 {
-		return unix.SOL_IPV6, unix.IPV6_RECVERR
-	}
-	return unix.SOL_IP, unix.IP_RECVERR
-}
-
-// AppendErrCmsgData appends the data of the error-queue control message Linux
-// builds for e on a socket of family (ip_recv_error, ipv6_recv_error): the
-// sock_extended_err, then the offender's address as a sockaddr_in (AF_INET)
-// or sockaddr_in6 (AF_INET6), all zero when e has no offender. An IPv4
-// offender on an AF_INET6 socket is shown v4-mapped.
-func AppendErrCmsgData(b []byte, family int, e *zerocopy.Entry) []byte {
-	ee := &e.Err
-	b = binary.NativeEndian.AppendUint32(b, ee.Errno)
-	b = append(b, ee.Origin, ee.Type, ee.Code, ee.Pad)
-	b = binary.NativeEndian.AppendUint32(b, ee.Info)
-	b = binary.NativeEndian.AppendUint32(b, ee.Data)
-	off := e.Offender
-	if family == unix.AF_INET6 {
-		var sa [unix.SizeofSockaddrInet6]byte
-		if off.IsValid() {
-			binary.NativeEndian.PutUint16(sa[0:], unix.AF_INET6)
-			a16 := off.As16()
-			copy(sa[8:24], a16[:])
-		}
-		return append(b, sa[:]...)
-	}
-	var sa [unix.SizeofSockaddrInet4]byte
-	if off.IsValid() && off.Unmap().Is4() {
-		binary.NativeEndian.PutUint16(sa[0:], unix.AF_INET)
-		a4 := off.Unmap().As4()
-		copy(sa[4:8], a4[:])
-	}
-	return append(b, sa[:]...)
 }

@@ -7,6 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // RecvMsg receives into bufs, as recvmsg(2), and returns the byte count,
@@ -158,9 +160,9 @@ func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.Ad
 	if len(p) > 0 {
 		flags |= unix.MSG_TRUNC
 	}
-	var data [ErrCmsgDataLen6]byte
-	level, typ := ErrCmsgLevelType(so.family)
-	oobn, trunc := putCmsg(oob, level, typ, AppendErrCmsgData(data[:0], so.family, &e))
+	var data [zerocopy.ErrCmsgDataLen6]byte
+	level, typ := zerocopy.ErrCmsgLevelType(so.family)
+	oobn, trunc := putCmsg(oob, level, typ, zerocopy.AppendErrCmsgData(data[:0], so.family, &e))
 	if trunc {
 		flags |= unix.MSG_CTRUNC
 	}

@@ -273,7 +273,7 @@ func TestRecvErrTruncation(t *testing.T) {
 	b := make([]byte, 3)
 	oob = make([]byte, 64)
 	n, oobn, flags, _, err := so.RecvMsg([][]byte{b}, oob, unix.MSG_ERRQUEUE)
-	if err != nil || n != 3 || string(b) != "pay" || flags != unix.MSG_ERRQUEUE|unix.MSG_TRUNC || oobn != unix.CmsgSpace(ErrCmsgDataLen4) {
+	if err != nil || n != 3 || string(b) != "pay" || flags != unix.MSG_ERRQUEUE|unix.MSG_TRUNC || oobn != unix.CmsgSpace(zerocopy.ErrCmsgDataLen4) {
 		t.Errorf("short payload: %d %q, %d, %#x, %v", n, b, oobn, flags, err)
 	}
 	// sin_family AF_INET, sin_addr 127.0.0.1 after sock_extended_err.

@@ -103,6 +103,16 @@ func (q *ErrorQueue) pushBackLocked(e Entry) {
 	*q.at(q.n - 1) = e
 }
 
+// pushFrontLocked puts e before the head.
+//
+// +checklocks:q.mu
+func (q *ErrorQueue) pushFrontLocked(e Entry) {
+	q.growLocked()
+	q.head = (q.head - 1 + len(q.ring)) % len(q.ring)
+	q.n++
+	*q.at(0) = e
+}
+
 // extendsTailLocked reports whether c would coalesce with the tail entry.
 //
 // +checklocks:q.mu
@@ -228,11 +238,18 @@ func (q *ErrorQueue) Requeue(cs []Completion) {
 	}
 	q.mu.Lock()
 	for i := len(cs) - 1; i >= 0; i-- {
-		q.growLocked()
-		q.head = (q.head - 1 + len(q.ring)) % len(q.ring)
-		q.n++
-		*q.at(0) = Entry{Err: cs[i].ExtendedErr()}
+		q.pushFrontLocked(Entry{Err: cs[i].ExtendedErr()})
 	}
+	q.mu.Unlock()
+	q.wake()
+}
+
+// PushFront puts an entry that Pop returned back at the front of the queue,
+// for when the recvmsg(MSG_ERRQUEUE) that popped it faults before the
+// program could see it (Linux loses it). It never drops.
+func (q *ErrorQueue) PushFront(e Entry) {
+	q.mu.Lock()
+	q.pushFrontLocked(e)
 	q.mu.Unlock()
 	q.wake()
 }

@@ -315,3 +315,15 @@ func BenchmarkPopAfterCompletion(b *testing.B) {
 		}
 	}
 }
+
+func TestPushFrontRestoresPopped(t *testing.T) {
+	q := NewErrorQueue(1, nil)
+	q.Push(icmpErr(1))
+	q.Complete(c(0, 0))
+	e, _ := q.Pop()
+	q.PushFront(e) // past the limit: never dropped
+	want := []any{uint16(1), c(0, 0)}
+	if got := drain(q); !reflect.DeepEqual(got, want) {
+		t.Errorf("queue = %v, want %v", got, want)
+	}
+}

@@ -33,7 +33,9 @@ func TestSenderIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := NewErrorQueue(0, nil)
 			s := NewSender(q)
+			s.mu.Lock()
 			s.next = tc.start
+			s.mu.Unlock()
 			for _, cl := range tc.calls {
 				s.Send(cl.length, cl.send)
 			}

@@ -1,0 +1,130 @@
+package syscalls
+
+import "encoding/binary"
+
+// ABI selects the layout of the guest's structures.
+type ABI uint8
+
+const (
+	// ABI64 is the LP64 layout of x86-64 (and arm64) programs: 56-byte
+	// msghdr, 16-byte cmsghdr, 8-byte cmsg alignment.
+	ABI64 ABI = iota
+	// ABICompat is the ILP32 layout of 32-bit programs on a 64-bit kernel
+	// (MSG_CMSG_COMPAT): 28-byte msghdr, 12-byte cmsghdr, 4-byte alignment.
+	ABICompat
+)
+
+// String implements fmt.Stringer.
+func (a ABI) String() string {
+	if a == ABICompat {
+		return "compat"
+	}
+	return "64"
+}
+
+// Linux limits and flags (include/linux/socket.h, include/linux/fs.h,
+// include/uapi/linux/uio.h).
+const (
+	// UIOMaxIOV is UIO_MAXIOV: more iovecs is EMSGSIZE, and sendmmsg
+	// sends at most this many messages.
+	UIOMaxIOV = 1024
+	// MaxRWCount is MAX_RW_COUNT (INT_MAX & PAGE_MASK): iovecs are
+	// truncated to this total.
+	MaxRWCount = 0x7ffff000
+	// DefaultOptmemMax is net.core.optmem_max on Linux 6.18 (and on this
+	// project's reference machine): control buffers that need a
+	// sock_kmalloc of this size or more fail.
+	DefaultOptmemMax = 131072
+	// SizeofSockaddrStorage bounds msg_namelen.
+	SizeofSockaddrStorage = 128
+
+	// MsgCmsgCompat is MSG_CMSG_COMPAT, the kernel-internal flag of the
+	// compat syscalls; a 64-bit sendmsg, sendmmsg or recvmsg that passes
+	// it fails with EINVAL.
+	MsgCmsgCompat = 0x80000000
+	// msgInternalSendmsgFlags is MSG_INTERNAL_SENDMSG_FLAGS
+	// (MSG_SPLICE_PAGES | MSG_SENDPAGE_NOPOLICY | MSG_SENDPAGE_DECRYPTED),
+	// which ____sys_sendmsg clears.
+	msgInternalSendmsgFlags = 0x8000000 | 0x10000 | 0x100000
+
+	// stackCtlSize is sizeof(ctl) in ____sys_sendmsg: control buffers up
+	// to this size need no sock_kmalloc.
+	stackCtlSize = 16 + 20
+)
+
+// layout is the size and offsets of the structures of one ABI.
+type layout struct {
+	msghdrSize                             int
+	offName, offNamelen, offIov, offIovlen int
+	offControl, offControllen, offFlags    int
+	word                                   int // sizeof(void *), sizeof(size_t)
+	mmsghdrSize, offMsgLen                 int
+	iovecSize                              int
+	cmsgHdrSize, cmsgAlign                 int
+	maxAddr                                uint64 // access_ok limit (TASK_SIZE_MAX)
+}
+
+var layouts = [...]layout{
+	ABI64: {
+		msghdrSize: 56, offName: 0, offNamelen: 8, offIov: 16, offIovlen: 24,
+		offControl: 32, offControllen: 40, offFlags: 48, word: 8,
+		mmsghdrSize: 64, offMsgLen: 56, iovecSize: 16,
+		cmsgHdrSize: 16, cmsgAlign: 8,
+		// x86-64 with 4-level page tables: (1 << 47) - PAGE_SIZE.
+		maxAddr: 0x7ffffffff000,
+	},
+	ABICompat: {
+		msghdrSize: 28, offName: 0, offNamelen: 4, offIov: 8, offIovlen: 12,
+		offControl: 16, offControllen: 20, offFlags: 24, word: 4,
+		mmsghdrSize: 32, offMsgLen: 28, iovecSize: 8,
+		cmsgHdrSize: 12, cmsgAlign: 4,
+		maxAddr: 0x7ffffffff000,
+	},
+}
+
+func (a ABI) layout() *layout {
+	if a == ABICompat {
+		return &layouts[ABICompat]
+	}
+	return &layouts[ABI64]
+}
+
+// getWord reads a pointer- or size_t-sized field.
+func (l *layout) getWord(b []byte) uint64 {
+	if l.word == 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return uint64(binary.LittleEndian.Uint32(b))
+}
+
+// putWord writes a pointer- or size_t-sized field.
+func (l *layout) putWord(b []byte, v uint64) {
+	if l.word == 8 {
+		binary.LittleEndian.PutUint64(b, v)
+	} else {
+		binary.LittleEndian.PutUint32(b, uint32(v))
+	}
+}
+
+// align rounds n up to the cmsg alignment (CMSG_ALIGN, CMSG_COMPAT_ALIGN).
+func (l *layout) align(n uint64) uint64 {
+	a := uint64(l.cmsgAlign)
+	return (n + a - 1) &^ (a - 1)
+}
+
+// CmsgLen returns CMSG_LEN(n) for the ABI.
+func (a ABI) CmsgLen(n int) int {
+	return a.layout().cmsgHdrSize + n
+}
+
+// CmsgSpace returns CMSG_SPACE(n) for the ABI.
+func (a ABI) CmsgSpace(n int) int {
+	l := a.layout()
+	return l.cmsgHdrSize + int(l.align(uint64(n)))
+}
+
+// MsghdrSize returns sizeof(struct msghdr) for the ABI.
+func (a ABI) MsghdrSize() int { return a.layout().msghdrSize }
+
+// MMsghdrSize returns sizeof(struct mmsghdr) for the ABI.
+func (a ABI) MMsghdrSize() int { return a.layout().mmsghdrSize }

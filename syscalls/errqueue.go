@@ -1,0 +1,198 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/hostarch"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// RecvErrQueue performs recvmsg(2) with MSG_ERRQUEUE for the msghdr at
+// msgAddr, as ____sys_recvmsg with ip_recv_error (AF_INET) or
+// ipv6_recv_error (AF_INET6) does:
+//
+//   - EINVAL for MsgCmsgCompat from a 64-bit caller, EFAULT for an
+//     unreadable msghdr, then the name and iovec errors of importMsg;
+//   - EAGAIN if the queue is empty (it never blocks; MSG_PEEK is ignored:
+//     the entry is always removed);
+//   - the entry's payload goes to the iovecs (MSG_TRUNC if it does not
+//     fit; the return value is the bytes copied);
+//   - msg_name gets the entry's Dst (sockaddr_in, or sockaddr_in6 with
+//     IPv4 addresses mapped, for AF_INET6) if it has one, else nothing, and
+//     msg_namelen gets that length (0 for a zerocopy completion) if
+//     msg_name is not NULL (move_addr_to_user writes msg_namelen before the
+//     name);
+//   - one IP_RECVERR (SOL_IP) or IPV6_RECVERR (SOL_IPV6) cmsg holding the
+//     sock_extended_err and the offender address (zeroed if the entry has
+//     none), written with put_cmsg's truncation rules (MSG_CTRUNC);
+//   - msg_flags gets MSG_ERRQUEUE, MSG_TRUNC, MSG_CTRUNC and the caller's
+//     MSG_CMSG_CLOEXEC; msg_controllen the bytes advanced.
+//
+// Where Linux loses the entry (a fault after it was dequeued, or a control
+// buffer that faults, which Linux ignores), the entry goes back to the front
+// of the queue instead; the result is Linux's.
+func (c *Call) RecvErrQueue(msgAddr hostarch.Addr, flags uint32) (int, error) {
+	if err := c.checkFlags(flags); err != nil {
+		return 0, err
+	}
+	n, _, err := c.recvOne(msgAddr, flags)
+	return n, err
+}
+
+// RecvMMsgErrQueue performs recvmmsg(2) with MSG_ERRQUEUE for vlen
+// mmsghdrs at vecAddr as do_recvmmsg does: each message is RecvErrQueue's
+// (MSG_WAITFORONE is dropped from the flags it sees) and gets its msg_len;
+// it stops at the first error. It returns the number of messages received,
+// or the error if there were none. If it returns n > 0 with an error, that
+// error is not EAGAIN and is what Linux stores as the socket's pending
+// error (sk_err, SO_ERROR) for the next call; the caller must do so.
+// Timeouts are the caller's: this never blocks. If a msg_len cannot be
+// written, Linux has consumed that message's entry; it goes back to the
+// front of the queue instead.
+func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+	if err := c.checkFlags(flags); err != nil {
+		return 0, err
+	}
+	l := c.ABI.layout()
+	var err error
+	got := 0
+	for got < int(vlen) {
+		entry := vecAddr + hostarch.Addr(got*l.mmsghdrSize)
+		n, e, rerr := c.recvOne(entry, flags&^unix.MSG_WAITFORONE)
+		if err = rerr; err != nil {
+			break
+		}
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(n))
+		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), b[:]); err != nil {
+			c.requeueEntry(&e)
+			break
+		}
+		got++
+	}
+	if got > 0 && err == unix.EAGAIN {
+		err = nil
+	}
+	return got, err
+}
+
+// recvOne is ___sys_recvmsg with MSG_ERRQUEUE for the msghdr at msgAddr.
+// It returns the entry it received.
+func (c *Call) recvOne(msgAddr hostarch.Addr, flags uint32) (int, zerocopy.Entry, error) {
+	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
+	if err != nil {
+		return 0, zerocopy.Entry{}, err
+	}
+	_, iov, total, err := importMsg(c.Mem, c.ABI, &h, false)
+	if err != nil {
+		return 0, zerocopy.Entry{}, err
+	}
+	q := c.Sock.ErrorQueue()
+	if q == nil {
+		return 0, zerocopy.Entry{}, unix.EAGAIN
+	}
+	e, ok := q.Pop()
+	if !ok {
+		return 0, zerocopy.Entry{}, unix.EAGAIN
+	}
+	n, lost, err := c.recvErr(msgAddr, &h, iov, total, flags, &e)
+	if lost {
+		c.requeueEntry(&e)
+	}
+	return n, e, err
+}
+
+// requeueEntry puts e back at the front of the queue, where Linux would
+// lose it.
+func (c *Call) requeueEntry(e *zerocopy.Entry) {
+	c.Sock.ErrorQueue().PushFront(*e)
+}
+
+// recvErr writes e for RecvErrQueue. lost reports whether Linux would have
+// lost e: the call failed, or the control message could not be written.
+func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (n int, lost bool, err error) {
+	l := c.ABI.layout()
+	msgFlags := flags & (unix.MSG_CMSG_CLOEXEC | MsgCmsgCompat)
+	copied := int64(len(e.Payload))
+	if copied > total {
+		msgFlags |= unix.MSG_TRUNC
+		copied = total
+	}
+	if err := c.writeIov(iov, e.Payload[:copied]); err != nil {
+		return 0, true, err
+	}
+
+	family := c.Sock.Family()
+	var nameBuf [unix.SizeofSockaddrInet6]byte
+	var name []byte
+	if e.Dst.IsValid() {
+		name = zerocopy.AppendSockaddr(nameBuf[:0], family, e.Dst.Addr(), e.Dst.Port())
+	}
+	var data [zerocopy.ErrCmsgDataLen6]byte
+	payload := zerocopy.AppendErrCmsgData(data[:0], family, e)
+	level, typ := zerocopy.ErrCmsgLevelType(family)
+	w := cmsgWriter{mem: c.Mem, l: l, addr: h.control, left: h.controllen}
+	// ip_recv_error ignores put_cmsg's error.
+	if w.put(level, typ, payload) != nil {
+		lost = true
+	}
+	if w.ctrunc {
+		msgFlags |= unix.MSG_CTRUNC
+	}
+	msgFlags |= unix.MSG_ERRQUEUE
+
+	if h.name != 0 {
+		if err := c.moveAddrToUser(name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
+			return 0, true, err
+		}
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[:], msgFlags&^MsgCmsgCompat)
+	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offFlags), b[:4]); err != nil {
+		return 0, true, err
+	}
+	l.putWord(b[:], w.used)
+	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offControllen), b[:l.word]); err != nil {
+		return 0, true, err
+	}
+	return int(copied), lost, nil
+}
+
+// writeIov copies data into the iovecs in order (skb_copy_datagram_msg).
+func (c *Call) writeIov(iov []hostarch.AddrRange, data []byte) error {
+	for _, ar := range iov {
+		if len(data) == 0 {
+			break
+		}
+		k := min(uint64(len(data)), uint64(ar.Length()))
+		if err := copyOut(c.Mem, ar.Start, data[:k]); err != nil {
+			return err
+		}
+		data = data[k:]
+	}
+	return nil
+}
+
+// moveAddrToUser is Linux 6.18's move_addr_to_user: it rereads msg_namelen
+// from the guest, writes len(name) back to it unless it is negative, then
+// copies min(msg_namelen, len(name)) bytes of name, or fails with EINVAL if
+// msg_namelen was negative and name is not empty.
+func (c *Call) moveAddrToUser(name []byte, uaddr, ulen hostarch.Addr) error {
+	var b [4]byte
+	if err := copyIn(c.Mem, ulen, b[:]); err != nil {
+		return err
+	}
+	n := min(int(int32(binary.LittleEndian.Uint32(b[:]))), len(name))
+	if n >= 0 {
+		binary.LittleEndian.PutUint32(b[:], uint32(len(name)))
+		if err := copyOut(c.Mem, ulen, b[:]); err != nil {
+			return err
+		}
+	}
+	if n < 0 {
+		return unix.EINVAL
+	}
+	return copyOut(c.Mem, uaddr, name[:n])
+}

@@ -1,0 +1,260 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/hostarch"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// Socket is what the message syscalls need of a socket.
+type Socket interface {
+	// Family returns the socket's address family (unix.AF_INET, ...).
+	Family() int
+	// ZerocopyEnabled reports SO_ZEROCOPY.
+	ZerocopyEnabled() bool
+	// ErrorQueue returns the socket's error queue; it may be nil while
+	// the socket has none (no SCM_ZC_NOTIFICATION can pass then, and
+	// recvmsg(MSG_ERRQUEUE) finds it empty).
+	ErrorQueue() *zerocopy.ErrorQueue
+}
+
+// Call is the context of one socket syscall.
+type Call struct {
+	// Mem is the calling task's memory.
+	Mem Memory
+	// ABI is the layout of the caller's structures.
+	ABI ABI
+	// Sock is the socket of the file descriptor.
+	Sock Socket
+	// NonBlocking reports O_NONBLOCK on the file: Linux then adds
+	// MSG_DONTWAIT to the flags the protocol sees (and that the
+	// copy-back writes to msg_flags).
+	NonBlocking bool
+	// OptmemMax is net.core.optmem_max; 0 means DefaultOptmemMax.
+	OptmemMax int
+}
+
+// Send is one message to send, read from the guest: what the protocol's
+// sendmsg gets in Linux.
+type Send struct {
+	// Name is msg_name, at most SizeofSockaddrStorage bytes; nil if the
+	// guest passed none (or a zero msg_namelen).
+	Name []byte
+	// Iov is the data to send, in guest memory: the iovecs, checked and
+	// truncated to MaxRWCount in total.
+	Iov []hostarch.AddrRange
+	// Len is the total length of Iov.
+	Len int64
+	// Control holds the control messages other than SCM_ZC_NOTIFICATION,
+	// unchanged and in the caller's ABI layout (each padded to the
+	// alignment), with bytes that Linux ignores after the last message
+	// dropped. It is nil if there are none. The walk has been checked
+	// (CMSG_OK), not the messages themselves.
+	Control []byte
+	// Flags is what Linux's protocol sees as msg->msg_flags: the syscall
+	// flags, MSG_EOR from msg_flags for sendmmsg, MSG_BATCH for all but
+	// the last sendmmsg message, MSG_DONTWAIT for a non-blocking file,
+	// without MSG_INTERNAL_SENDMSG_FLAGS and MsgCmsgCompat.
+	Flags uint32
+}
+
+// SendFunc sends m and returns what the syscall returns: the number of
+// bytes sent (a partial send is success), or an error, which is returned to
+// the caller unchanged.
+type SendFunc func(m *Send) (int, error)
+
+func (c *Call) optmemMax() int {
+	if c.OptmemMax > 0 {
+		return c.OptmemMax
+	}
+	return DefaultOptmemMax
+}
+
+// checkFlags rejects MsgCmsgCompat from a 64-bit caller (__sys_sendmsg,
+// __sys_sendmmsg and __sys_recvmsg with forbid_cmsg_compat).
+func (c *Call) checkFlags(flags uint32) error {
+	if c.ABI == ABI64 && flags&MsgCmsgCompat != 0 {
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// SendMsg performs sendmsg(2) for the msghdr at msgAddr with the
+// SCM_ZC_NOTIFICATION series: it reads and checks the message in Linux's
+// order (see readMsghdr, importMsg and readControl for the errnos),
+// validates each SCM_ZC_NOTIFICATION message (EINVAL if SO_ZEROCOPY is off
+// or on an RDS socket, then zerocopy.ParseZCInfo) before anything is sent,
+// takes completions from the error queue for them, calls send, and after a
+// successful send writes the filled messages back into msg_control and
+// msg_controllen and msg_flags into the msghdr (copyBack). If send fails or
+// the write-back faults, the completions go back to the front of the queue.
+func (c *Call) SendMsg(msgAddr hostarch.Addr, flags uint32, send SendFunc) (int, error) {
+	if err := c.checkFlags(flags); err != nil {
+		return 0, err
+	}
+	n, _, _, err := c.sendOne(msgAddr, flags, 0, send)
+	return n, err
+}
+
+// SendMMsg performs sendmmsg(2) for vlen mmsghdrs at vecAddr as
+// __sys_sendmmsg does: vlen is capped at UIOMaxIOV; every message may take
+// MSG_EOR from its msg_flags and all but the last get MSG_BATCH; each sent
+// message's msg_len is written; it stops at the first error or partial
+// send and returns the number of messages sent, or the error if none was.
+// Every message's SCM_ZC_NOTIFICATION messages are written back, also for
+// messages to the previous message's destination (the series skips those).
+// If writing msg_len faults, that message is not counted, as in Linux, and
+// its completions go back to the queue.
+func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc) (int, error) {
+	if err := c.checkFlags(flags); err != nil {
+		return 0, err
+	}
+	vlen = min(vlen, UIOMaxIOV)
+	l := c.ABI.layout()
+	var err error
+	sent := 0
+	for sent < int(vlen) {
+		f := flags | unix.MSG_BATCH
+		if sent == int(vlen)-1 {
+			f = flags
+		}
+		entry := vecAddr + hostarch.Addr(sent*l.mmsghdrSize)
+		n, left, taken, serr := c.sendOne(entry, f, unix.MSG_EOR, send)
+		if err = serr; err != nil {
+			break
+		}
+		var lenBuf [4]byte
+		binary.LittleEndian.PutUint32(lenBuf[:], uint32(n))
+		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), lenBuf[:]); err != nil {
+			c.requeue(taken)
+			break
+		}
+		sent++
+		if left {
+			break
+		}
+	}
+	if sent > 0 {
+		return sent, nil
+	}
+	return 0, err
+}
+
+// sendOne is ___sys_sendmsg plus the series' copy-back for one msghdr. It
+// returns the bytes sent, whether data was left unsent and the completions
+// it delivered; allowed is allowed_msghdr_flags.
+func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, send SendFunc) (n int, left bool, taken []zerocopy.Completion, err error) {
+	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
+	if err != nil {
+		return 0, false, nil, err
+	}
+	name, iov, total, err := importMsg(c.Mem, c.ABI, &h, true)
+	if err != nil {
+		return 0, false, nil, err
+	}
+	ctl, err := readControl(c.Mem, c.ABI, &h, c.optmemMax())
+	if err != nil {
+		return 0, false, nil, err
+	}
+	flags |= h.flags & allowed
+	flags &^= msgInternalSendmsgFlags | MsgCmsgCompat
+	if c.NonBlocking {
+		flags |= unix.MSG_DONTWAIT
+	}
+	m := &Send{Name: name, Iov: iov, Len: total, Flags: flags}
+
+	// Validate every SCM_ZC_NOTIFICATION message before taking anything
+	// (the series takes completions message by message and loses them
+	// when a later message is invalid).
+	var zc []zcMsg
+	if ctl != nil {
+		for i := range ctl.msgs {
+			cm := &ctl.msgs[i]
+			if !isZC(cm) {
+				continue
+			}
+			if !c.Sock.ZerocopyEnabled() || c.Sock.Family() == unix.AF_RDS || c.Sock.ErrorQueue() == nil {
+				return 0, false, nil, unix.EINVAL
+			}
+			size, err := zerocopy.ParseZCInfo(ctl.data(cm))
+			if err != nil {
+				return 0, false, nil, err
+			}
+			zc = append(zc, zcMsg{msg: cm, size: size})
+		}
+		if r := ctl.rest(); len(r) > 0 {
+			m.Control = r
+		}
+	}
+	if len(zc) > 0 {
+		q := c.Sock.ErrorQueue()
+		room := 0
+		for i := range zc {
+			room += zc[i].size
+		}
+		taken = make([]zerocopy.Completion, 0, room)
+		for i := range zc {
+			buf := taken[len(taken) : len(taken)+zc[i].size]
+			k := q.Take(buf)
+			zerocopy.PutZCInfo(ctl.data(zc[i].msg), buf[:k])
+			taken = taken[:len(taken)+k]
+		}
+	}
+	n, err = send(m)
+	if err != nil {
+		c.requeue(taken)
+		return 0, false, nil, err
+	}
+	if len(zc) > 0 {
+		if err := c.copyBack(msgAddr, &h, ctl, flags); err != nil {
+			c.requeue(taken)
+			return 0, false, nil, err
+		}
+	}
+	return n, int64(n) < total, taken, nil
+}
+
+// zcMsg is a validated SCM_ZC_NOTIFICATION message and its zc_info.size.
+type zcMsg struct {
+	msg  *cmsg
+	size int
+}
+
+// requeue puts completions taken by a send back at the front of the queue.
+func (c *Call) requeue(taken []zerocopy.Completion) {
+	if len(taken) > 0 {
+		c.Sock.ErrorQueue().Requeue(taken)
+	}
+}
+
+// copyBack is the series' sendmsg_copy_cmsg_to_user, written into the
+// caller's own layout: every message of type SCM_ZC_NOTIFICATION (of any
+// level, as cmsg_copy_to_user tests only the type) is put_cmsg'd from the
+// start of msg_control with its whole original payload (zc_info filled in
+// place) and unchanged cmsg_len, then msg_flags gets flags and
+// msg_controllen the bytes advanced. As in the series, MSG_CTRUNC from
+// put_cmsg is not written back (it cannot happen: the messages come from
+// the same buffer).
+func (c *Call) copyBack(msgAddr hostarch.Addr, h *msghdr, ctl *control, flags uint32) error {
+	l := ctl.l
+	w := cmsgWriter{mem: c.Mem, l: l, addr: h.control, left: h.controllen}
+	for i := range ctl.msgs {
+		cm := &ctl.msgs[i]
+		if cm.typ != zerocopy.SCMZCNotification {
+			continue
+		}
+		if err := w.put(cm.level, cm.typ, ctl.data(cm)); err != nil {
+			return err
+		}
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[:], flags)
+	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offFlags), b[:4]); err != nil {
+		return err
+	}
+	l.putWord(b[:], w.used)
+	return copyOut(c.Mem, msgAddr+hostarch.Addr(l.offControllen), b[:l.word])
+}
