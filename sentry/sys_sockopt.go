@@ -1,0 +1,107 @@
+package sentry
+
+import (
+	"gvisor.dev/gvisor/pkg/hostarch"
+
+	"gvisor.dev/gvisor/pkg/abi/linux"
+	"gvisor.dev/gvisor/pkg/errors/linuxerr"
+	"gvisor.dev/gvisor/pkg/marshal/primitive"
+	"gvisor.dev/gvisor/pkg/sentry/arch"
+	"gvisor.dev/gvisor/pkg/sentry/kernel"
+	"gvisor.dev/gvisor/pkg/sentry/socket"
+	"gvisor.dev/gvisor/pkg/sentry/vfs"
+)
+
+// socketFile returns the socket file behind fd (EBADF, ENOTSOCK), and the
+// zcSocket it is if it is one. The caller drops the file reference.
+func socketFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, error) {
+	file := t.GetFile(fd)
+	if file == nil {
+		return nil, nil, linuxerr.EBADF
+	}
+	if _, ok := file.Impl().(socket.Socket); !ok {
+		file.DecRef(t)
+		return nil, nil, linuxerr.ENOTSOCK
+	}
+	s, _ := socketOf(file)
+	return file, s, nil
+}
+
+// sysSetSockOpt implements setsockopt(SOL_SOCKET, SO_ZEROCOPY) for every
+// socket, in the order of Linux's checks (net/socket.c do_sock_setsockopt,
+// net/core/sock.c sk_setsockopt): optlen below sizeof(int) is EINVAL, an
+// unreadable value EFAULT, a socket other than AF_INET/AF_INET6 TCP or UDP
+// EOPNOTSUPP, and a value other than 0 or 1 EINVAL. gVisor would accept and
+// ignore it.
+func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
+	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
+		if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
+			return orig(t, sysno, args)
+		}
+		file, s, err := socketFile(t, args[0].Int())
+		if err != nil {
+			return 0, nil, err
+		}
+		defer file.DecRef(t)
+		if optLen := args[4].Int(); optLen < 4 {
+			return 0, nil, linuxerr.EINVAL
+		}
+		var v int32
+		if _, err := primitive.CopyInt32In(t, args[3].Pointer(), &v); err != nil {
+			return 0, nil, err
+		}
+		if s == nil {
+			return 0, nil, linuxerr.EOPNOTSUPP
+		}
+		switch v {
+		case 0:
+			if zc := s.zc.Load(); zc != nil {
+				zc.enabled.Store(false)
+			}
+		case 1:
+			s.zcState(true).enabled.Store(true)
+		default:
+			return 0, nil, linuxerr.EINVAL
+		}
+		return 0, nil, nil
+	}
+}
+
+// sysGetSockOpt implements getsockopt(SOL_SOCKET, SO_ZEROCOPY) for every
+// socket as Linux's sk_getsockopt does: the value is an int, 0 for sockets
+// that cannot use zerocopy, truncated to optlen, and optlen is set to the
+// length written. gVisor fails it with ENOPROTOOPT.
+func sysGetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
+	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
+		if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
+			return orig(t, sysno, args)
+		}
+		file, s, err := socketFile(t, args[0].Int())
+		if err != nil {
+			return 0, nil, err
+		}
+		defer file.DecRef(t)
+		optLenAddr := args[4].Pointer()
+		var optLen int32
+		if _, err := primitive.CopyInt32In(t, optLenAddr, &optLen); err != nil {
+			return 0, nil, err
+		}
+		if optLen < 0 {
+			return 0, nil, linuxerr.EINVAL
+		}
+		var v [4]byte
+		if s != nil {
+			if _, on := s.zerocopyEnabled(); on {
+				hostarch.ByteOrder.PutUint32(v[:], 1)
+			}
+		}
+		n := min(optLen, int32(len(v)))
+		if _, err := t.CopyOutBytes(args[3].Pointer(), v[:n]); err != nil {
+			return 0, nil, err
+		}
+		if _, err := primitive.CopyInt32Out(t, optLenAddr, n); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, nil
+	}
+}

@@ -1,0 +1,180 @@
+// Package sentry_test is the conformance suite of runsc-zc, the gVisor way:
+// small C guest programs (testdata/*.c) that print what they observe are
+// built with the machine's gcc, run natively, under stock runsc built from
+// the pinned gVisor module and under runsc-zc (both `--network=none do`), and
+// their outputs compared. runsc-zc must print what the host kernel prints
+// for everything the host supports, and what the SCM_ZC_NOTIFICATION series
+// specifies where the host rejects the control message with EINVAL. Stock
+// runsc's output is logged with its differences from the host.
+//
+// The tests need root (runsc) and gcc with a static libc; without root they
+// skip.
+package sentry_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zcstack/zcstack/internal/runsc"
+)
+
+// guests are the programs of testdata, by name.
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench"}
+
+// env is what the tests share: the guest binaries and the two runtimes,
+// built once.
+type env struct {
+	dir  string
+	bins runsc.Binaries
+}
+
+var (
+	envOnce sync.Once
+	envVal  *env
+	envErr  error
+	envSkip string
+)
+
+// mainDir is removed when the tests end.
+var mainDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if mainDir != "" {
+		os.RemoveAll(mainDir)
+	}
+	os.Exit(code)
+}
+
+// getEnv builds the guests and the runtimes on first use. It skips the test
+// when sandboxes cannot run here (not root).
+func getEnv(t testing.TB) *env {
+	t.Helper()
+	envOnce.Do(func() {
+		if err := runsc.CanSandbox(); err != nil {
+			envSkip = fmt.Sprintf("cannot run runsc: %v", err)
+			return
+		}
+		dir, err := os.MkdirTemp("", "sentry_test")
+		if err != nil {
+			envErr = err
+			return
+		}
+		mainDir = dir
+		if err := buildGuests(dir); err != nil {
+			envErr = err
+			return
+		}
+		bins, err := runsc.Build(dir, runsc.Stock, runsc.Zerocopy)
+		if err != nil {
+			envErr = err
+			return
+		}
+		e := &env{dir: dir, bins: bins}
+		// A sandbox that cannot start at all is a reason to skip, not a
+		// conformance failure.
+		if out, err := bins.Output(runsc.Stock, "/bin/true"); err != nil {
+			envSkip = fmt.Sprintf("runsc cannot run a sandbox here: %v %s", err, out)
+			return
+		}
+		envVal = e
+	})
+	if envSkip != "" {
+		t.Skip(envSkip)
+	}
+	if envErr != nil {
+		t.Fatal(envErr)
+	}
+	return envVal
+}
+
+// buildGuests compiles testdata/*.c statically into dir.
+func buildGuests(dir string) error {
+	for _, g := range guests {
+		cmd := exec.Command("gcc", "-static", "-O2", "-Wall", "-Werror", "-pthread",
+			"-o", filepath.Join(dir, g), filepath.Join("testdata", g+".c"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("gcc %s: %v\n%s", g, err, out)
+		}
+	}
+	return nil
+}
+
+// outputs runs guest in the three environments at once.
+func (e *env) outputs(t *testing.T, guest string, args ...string) map[runsc.Runtime]string {
+	t.Helper()
+	rts := []runsc.Runtime{runsc.Host, runsc.Stock, runsc.Zerocopy}
+	outs := make([]string, len(rts))
+	var wg sync.WaitGroup
+	errs := make([]error, len(rts))
+	for i, r := range rts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := e.bins.Output(r, append([]string{filepath.Join(e.dir, guest)}, args...)...)
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	for i, r := range rts {
+		switch {
+		case errs[i] == nil:
+		case r == runsc.Stock:
+			// Stock runsc fails MSG_ZEROCOPY sends with EINVAL,
+			// which guests may not survive.
+			t.Logf("stock runsc: %v", errs[i])
+		default:
+			t.Fatalf("%s %v: %v\n%s", guest, args, errs[i], outs[i])
+		}
+	}
+	m := map[runsc.Runtime]string{}
+	for i, r := range rts {
+		m[r] = outs[i]
+	}
+	logStock(t, m[runsc.Host], m[runsc.Stock])
+	return m
+}
+
+// logStock logs where stock runsc differs from the host: what runsc-zc
+// changes.
+func logStock(t *testing.T, host, stock string) {
+	t.Helper()
+	d := lineDiff(host, stock)
+	if d == "" {
+		return
+	}
+	// Each differing line takes three lines of d.
+	lines := strings.SplitAfter(d, "\n")
+	const show = 10 * 3
+	if len(lines) > show {
+		d = strings.Join(lines[:show], "") + fmt.Sprintf("... and %d more lines\n", (len(lines)-show)/3)
+	}
+	t.Logf("stock runsc differs from the host (expected: no SO_ZEROCOPY, MSG_ZEROCOPY or error queue):\n%s", d)
+}
+
+// lineDiff returns the lines where got and want differ, or "".
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}
+
+// kinds are the socket kinds the guests take as their first argument.
+var kinds = []string{"tcp4", "tcp6", "udp4", "udp6"}

@@ -1,0 +1,288 @@
+/* Shared helpers of the sentry_test guest programs: plain libc, the
+ * zerocopy ABI constants Linux's uapi headers may lack, and loopback socket
+ * pairs. Every program prints what it observes, one fact per line. */
+#define _GNU_SOURCE
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+#ifndef SO_EE_ORIGIN_ZEROCOPY
+#define SO_EE_ORIGIN_ZEROCOPY 5
+#endif
+/* The SCM_ZC_NOTIFICATION series (v8). */
+#define SCM_ZC_NOTIFICATION 78
+#define ZC_NOTIFICATION_MAX 16
+struct zc_info_elem {
+	uint32_t lo;
+	uint32_t hi;
+	uint8_t zerocopy;
+};
+struct zc_info {
+	uint32_t size;
+	struct zc_info_elem arr[];
+};
+
+static const char *errname(int e) {
+	switch (e) {
+	case 0: return "OK";
+	case EINVAL: return "EINVAL";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case EFAULT: return "EFAULT";
+	case EAGAIN: return "EAGAIN";
+	case EBADF: return "EBADF";
+	case ENOTSOCK: return "ENOTSOCK";
+	case EPIPE: return "EPIPE";
+	case EMSGSIZE: return "EMSGSIZE";
+	case ENOBUFS: return "ENOBUFS";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ENOTCONN: return "ENOTCONN";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	default: {
+		static char buf[32];
+		snprintf(buf, sizeof buf, "errno%d", e);
+		return buf;
+	}
+	}
+}
+
+/* ret prints a syscall's result: the value, or the errno name. */
+static const char *ret(long r) {
+	static char buf[64];
+	if (r < 0)
+		return errname(errno);
+	snprintf(buf, sizeof buf, "%ld", r);
+	return buf;
+}
+
+static void die(const char *what) {
+	printf("FATAL %s: %s\n", what, errname(errno));
+	fflush(stdout);
+	exit(1);
+}
+
+/* A kind of loopback socket: tcp4, tcp6, udp4 or udp6. */
+struct kind {
+	const char *name;
+	int family, type;
+};
+
+static const struct kind kinds[] = {
+	{"tcp4", AF_INET, SOCK_STREAM},
+	{"tcp6", AF_INET6, SOCK_STREAM},
+	{"udp4", AF_INET, SOCK_DGRAM},
+	{"udp6", AF_INET6, SOCK_DGRAM},
+};
+
+static const struct kind *kind_of(const char *name) {
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!strcmp(kinds[i].name, name))
+			return &kinds[i];
+	fprintf(stderr, "unknown kind %s\n", name);
+	exit(2);
+}
+
+/* loopback returns the loopback address of family with port. */
+static socklen_t loopback(int family, int port, struct sockaddr_storage *ss) {
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof *a;
+	}
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	a->sin6_addr = in6addr_loopback;
+	return sizeof *a;
+}
+
+static int port_of(int fd) {
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &l))
+		die("getsockname");
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* bound_socket returns a socket of k bound to a loopback port, listening if
+ * it is TCP. */
+static int bound_socket(const struct kind *k) {
+	struct sockaddr_storage ss;
+	socklen_t l = loopback(k->family, 0, &ss);
+	int fd = socket(k->family, k->type, 0);
+	if (fd < 0)
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&ss, l))
+		die("bind");
+	if (k->type == SOCK_STREAM && listen(fd, 16))
+		die("listen");
+	return fd;
+}
+
+/* connected_socket returns a socket of k connected to port on loopback. */
+static int connected_socket(const struct kind *k, int port) {
+	struct sockaddr_storage ss;
+	socklen_t l = loopback(k->family, port, &ss);
+	int fd = socket(k->family, k->type, 0);
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&ss, l))
+		die("connect");
+	return fd;
+}
+
+/* pair makes a connected sender *tx and its receiver *rx of kind k. */
+static void pair(const struct kind *k, int *tx, int *rx) {
+	int b = bound_socket(k);
+	*tx = connected_socket(k, port_of(b));
+	if (k->type == SOCK_STREAM) {
+		*rx = accept(b, NULL, NULL);
+		if (*rx < 0)
+			die("accept");
+		close(b);
+	} else {
+		*rx = b;
+	}
+}
+
+static void set_zerocopy(int fd, int on) {
+	if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &on, sizeof on))
+		die("setsockopt SO_ZEROCOPY");
+}
+
+/* Completion accounting: every id must be completed exactly once. */
+#define MAX_IDS 4096
+static unsigned char seen[MAX_IDS];
+static int seen_dup, seen_out;
+
+static void account(uint32_t lo, uint32_t hi) {
+	for (uint64_t i = lo; i <= hi; i++) {
+		if (i >= MAX_IDS) {
+			seen_out++;
+			continue;
+		}
+		if (seen[i]++)
+			seen_dup++;
+	}
+}
+
+/* reset_ids forgets every id seen, for a new socket. */
+static void reset_ids(void) {
+	memset(seen, 0, sizeof seen);
+	seen_dup = seen_out = 0;
+}
+
+/* report_ids prints whether ids [0, n) were each completed exactly once. */
+static void report_ids(const char *what, uint32_t n) {
+	int missing = 0, extra = seen_out;
+	for (uint32_t i = 0; i < MAX_IDS; i++) {
+		if (i < n && !seen[i])
+			missing++;
+		if (i >= n && seen[i])
+			extra++;
+	}
+	printf("%s: %u ids: missing %d, duplicated %d, unexpected %d\n", what,
+	       n, missing, seen_dup, extra);
+}
+
+/* recv_err reads one error-queue message of fd. With print set it prints
+ * every field; it returns the recvmsg result and accounts completions. */
+static long recv_err(int fd, int print) {
+	char data[256], ctl[256];
+	struct sockaddr_storage name;
+	struct iovec iov = {data, sizeof data};
+	struct msghdr msg = {
+		.msg_name = &name, .msg_namelen = sizeof name,
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof ctl,
+	};
+	memset(&name, 0xaa, sizeof name);
+	long r = recvmsg(fd, &msg, MSG_ERRQUEUE);
+	if (r < 0) {
+		if (print)
+			printf("  errqueue: %s\n", errname(errno));
+		return r;
+	}
+	if (print)
+		printf("  errqueue: ret %ld flags 0x%x namelen %u controllen %zu\n", r,
+		       msg.msg_flags, msg.msg_namelen, (size_t)msg.msg_controllen);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		struct sock_extended_err *ee = (void *)CMSG_DATA(c);
+		if (print)
+			printf("  cmsg len %zu level %d type %d errno %u origin %u type %u code %u info %u data %u\n",
+			       (size_t)c->cmsg_len, c->cmsg_level, c->cmsg_type, ee->ee_errno,
+			       ee->ee_origin, ee->ee_type, ee->ee_code, ee->ee_info, ee->ee_data);
+		if (ee->ee_origin == SO_EE_ORIGIN_ZEROCOPY && ee->ee_errno == 0)
+			account(ee->ee_info, ee->ee_data);
+	}
+	return r;
+}
+
+/* wait_err waits up to ms for POLLERR on fd and returns the revents. */
+static int wait_err(int fd, int ms) {
+	struct pollfd p = {.fd = fd, .events = 0};
+	if (poll(&p, 1, ms) < 0)
+		die("poll");
+	return p.revents;
+}
+
+/* zc_cmsg fills ctl with one SOL_SOCKET/SCM_ZC_NOTIFICATION cmsg with room
+ * for n elements and size n, and returns its CMSG_SPACE. */
+static size_t zc_cmsg(char *ctl, uint32_t n) {
+	size_t dlen = sizeof(struct zc_info) + n * sizeof(struct zc_info_elem);
+	struct cmsghdr *c = (struct cmsghdr *)ctl;
+	memset(ctl, 0, CMSG_SPACE(dlen));
+	c->cmsg_len = CMSG_LEN(dlen);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_ZC_NOTIFICATION;
+	((struct zc_info *)CMSG_DATA(c))->size = n;
+	return CMSG_SPACE(dlen);
+}
+
+/* print_zc prints (unless what is NULL) and accounts the zc_info that
+ * sendmsg copied back. */
+static void print_zc(const char *what, struct msghdr *msg) {
+	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+	if (!what) {
+		if (c) {
+			struct zc_info *zi = (struct zc_info *)CMSG_DATA(c);
+			for (uint32_t i = 0; i < zi->size && i < ZC_NOTIFICATION_MAX; i++)
+				account(zi->arr[i].lo, zi->arr[i].hi);
+		}
+		return;
+	}
+	printf("  %s: controllen %zu flags 0x%x", what, (size_t)msg->msg_controllen,
+	       msg->msg_flags);
+	if (!c) {
+		printf(" no cmsg\n");
+		return;
+	}
+	struct zc_info *zi = (struct zc_info *)CMSG_DATA(c);
+	printf(" cmsg len %zu level %d type %d size %u", (size_t)c->cmsg_len,
+	       c->cmsg_level, c->cmsg_type, zi->size);
+	for (uint32_t i = 0; i < zi->size && i < ZC_NOTIFICATION_MAX; i++) {
+		printf(" [%u,%u]%s", zi->arr[i].lo, zi->arr[i].hi,
+		       zi->arr[i].zerocopy ? "zc" : "copied");
+		account(zi->arr[i].lo, zi->arr[i].hi);
+	}
+	printf("\n");
+}
