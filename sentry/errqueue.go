@@ -1,14 +1,10 @@
 package sentry
 
 import (
-	"net/netip"
-
-	"golang.org/x/sys/unix"
-	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/syserr"
 	"gvisor.dev/gvisor/pkg/tcpip"
 
-	"github.com/zcstack/zcstack/zerocopy"
+	"github.com/zcstack/zcstack/stack"
 )
 
 // drainStackErrors moves the errors that gVisor's endpoint queued (ICMP and
@@ -23,7 +19,7 @@ func (s *zcSocket) drainStackErrors(zc *zcState) {
 		if se == nil {
 			return
 		}
-		zc.queue.Push(entryOf(se))
+		zc.queue.Push(stack.EntryFromSockError(se))
 		if se.Payload != nil {
 			se.Payload.Release()
 		}
@@ -41,11 +37,11 @@ func (s *zcSocket) dequeueErr(zc *zcState, recv func() error) error {
 		return err
 	}
 	so := s.ep.SocketOptions()
-	if next, ok := zc.queue.Peek(); ok && isICMP(next) {
+	if next, ok := zc.queue.Peek(); ok && next.IsICMP() {
 		if e, ok := stackError(next.Err.Errno); ok {
 			so.SetLastError(e)
 		}
-	} else if isICMP(head) {
+	} else if head.IsICMP() {
 		so.SetLastError(nil)
 	}
 	return nil
@@ -71,47 +67,4 @@ func stackError(errno uint32) (tcpip.Error, bool) {
 		}
 	}
 	return nil, false
-}
-
-// isICMP reports whether e is an ICMP error (Linux is_icmp_err_skb).
-func isICMP(e zerocopy.Entry) bool {
-	return e.Err.Origin == unix.SO_EE_ORIGIN_ICMP || e.Err.Origin == unix.SO_EE_ORIGIN_ICMP6
-}
-
-// entryOf converts an error of gVisor's endpoint error queue as gVisor's own
-// recvmsg(MSG_ERRQUEUE) does (pkg/sentry/socket: sockErrCmsgToLinux).
-func entryOf(se *tcpip.SockError) zerocopy.Entry {
-	e := zerocopy.Entry{
-		Err: unix.SockExtendedErr{
-			Errno:  uint32(syserr.TranslateNetstackError(se.Err).ToLinux()),
-			Origin: originToLinux(se.Cause.Origin()),
-			Type:   se.Cause.Type(),
-			Code:   se.Cause.Code(),
-			Info:   se.Cause.Info(),
-		},
-	}
-	if a, ok := netip.AddrFromSlice(se.Offender.Addr.AsSlice()); ok {
-		e.Offender = a
-	}
-	if a, ok := netip.AddrFromSlice(se.Dst.Addr.AsSlice()); ok {
-		e.Dst = netip.AddrPortFrom(a, se.Dst.Port)
-	}
-	if se.Payload != nil {
-		e.Payload = append([]byte(nil), se.Payload.AsSlice()...)
-	}
-	return e
-}
-
-// originToLinux maps gVisor's error origins to SO_EE_ORIGIN_*.
-func originToLinux(o tcpip.SockErrOrigin) uint8 {
-	switch o {
-	case tcpip.SockExtErrorOriginLocal:
-		return linux.SO_EE_ORIGIN_LOCAL
-	case tcpip.SockExtErrorOriginICMP:
-		return linux.SO_EE_ORIGIN_ICMP
-	case tcpip.SockExtErrorOriginICMP6:
-		return linux.SO_EE_ORIGIN_ICMP6
-	default:
-		return linux.SO_EE_ORIGIN_NONE
-	}
 }

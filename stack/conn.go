@@ -37,10 +37,35 @@ func opError(op, netw string, src, dst net.Addr, err error) error {
 	return &net.OpError{Op: op, Net: netw, Source: src, Addr: dst, Err: err}
 }
 
+// sockConn holds what Conn and UDPConn share: their socket and its
+// deadlines.
+type sockConn struct {
+	so *Socket
+}
+
+// SetDeadline implements net.Conn.SetDeadline.
+func (c sockConn) SetDeadline(t time.Time) error {
+	c.so.SetReadDeadline(t)
+	c.so.SetWriteDeadline(t)
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.SetReadDeadline.
+func (c sockConn) SetReadDeadline(t time.Time) error {
+	c.so.SetReadDeadline(t)
+	return nil
+}
+
+// SetWriteDeadline implements net.Conn.SetWriteDeadline.
+func (c sockConn) SetWriteDeadline(t time.Time) error {
+	c.so.SetWriteDeadline(t)
+	return nil
+}
+
 // Conn is a TCP connection as a net.Conn, like gonet.TCPConn. Socket gives
 // the socket underneath for zerocopy sends and the error queue.
 type Conn struct {
-	so *Socket
+	sockConn
 }
 
 // DialTCP connects to raddr over a new TCP socket of the address's family.
@@ -67,11 +92,11 @@ func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error
 		return nil, opError("dial", "tcp", nil, net.TCPAddrFromAddrPort(raddr), err)
 	}
 	so.SetWriteDeadline(time.Time{})
-	return &Conn{so: so}, nil
+	return &Conn{sockConn{so}}, nil
 }
 
 // NewConn wraps a connected TCP socket.
-func NewConn(so *Socket) *Conn { return &Conn{so: so} }
+func NewConn(so *Socket) *Conn { return &Conn{sockConn{so}} }
 
 // Socket returns the connection's socket.
 func (c *Conn) Socket() *Socket { return c.so }
@@ -150,25 +175,6 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return net.TCPAddrFromAddrPort(a)
 }
 
-// SetDeadline implements net.Conn.SetDeadline.
-func (c *Conn) SetDeadline(t time.Time) error {
-	c.so.SetReadDeadline(t)
-	c.so.SetWriteDeadline(t)
-	return nil
-}
-
-// SetReadDeadline implements net.Conn.SetReadDeadline.
-func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.so.SetReadDeadline(t)
-	return nil
-}
-
-// SetWriteDeadline implements net.Conn.SetWriteDeadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.so.SetWriteDeadline(t)
-	return nil
-}
-
 // Listener is a TCP listener as a net.Listener, like gonet.TCPListener.
 type Listener struct {
 	so *Socket
@@ -213,7 +219,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 		}
 		return nil, opError("accept", "tcp", nil, l.Addr(), err)
 	}
-	return &Conn{so: so}, nil
+	return &Conn{sockConn{so}}, nil
 }
 
 // Close implements net.Listener.Close.
@@ -230,7 +236,7 @@ func (l *Listener) Addr() net.Addr {
 // UDPConn is a UDP socket as a net.Conn (when connected) and a
 // net.PacketConn, like gonet.UDPConn.
 type UDPConn struct {
-	so *Socket
+	sockConn
 }
 
 // DialUDP returns a UDP socket bound to laddr (any address if invalid) and
@@ -253,7 +259,7 @@ func (s *Stack) DialUDP(laddr, raddr netip.AddrPort) (*UDPConn, error) {
 		}
 		return nil, opError("dial", "udp", nil, net.UDPAddrFromAddrPort(raddr), err)
 	}
-	return &UDPConn{so: so}, nil
+	return &UDPConn{sockConn{so}}, nil
 }
 
 // ListenUDP returns a UDP socket bound to laddr.
@@ -333,25 +339,6 @@ func (c *UDPConn) RemoteAddr() net.Addr {
 		return nil
 	}
 	return net.UDPAddrFromAddrPort(a)
-}
-
-// SetDeadline implements net.Conn.SetDeadline.
-func (c *UDPConn) SetDeadline(t time.Time) error {
-	c.so.SetReadDeadline(t)
-	c.so.SetWriteDeadline(t)
-	return nil
-}
-
-// SetReadDeadline implements net.Conn.SetReadDeadline.
-func (c *UDPConn) SetReadDeadline(t time.Time) error {
-	c.so.SetReadDeadline(t)
-	return nil
-}
-
-// SetWriteDeadline implements net.Conn.SetWriteDeadline.
-func (c *UDPConn) SetWriteDeadline(t time.Time) error {
-	c.so.SetWriteDeadline(t)
-	return nil
 }
 
 var (

@@ -47,11 +47,6 @@ func originToLinux(o tcpip.SockErrOrigin) uint8 {
 	}
 }
 
-// isICMP reports whether e is an ICMP error (Linux is_icmp_err_skb).
-func isICMP(e *zerocopy.Entry) bool {
-	return e.Err.Origin == unix.SO_EE_ORIGIN_ICMP || e.Err.Origin == unix.SO_EE_ORIGIN_ICMP6
-}
-
 // drainErrors moves the errors netstack has queued (IP_RECVERR,
 // IPV6_RECVERR) to the socket's error queue, in order. It runs before every
 // read of the error queue and every readiness check, before and after every
@@ -101,9 +96,9 @@ func (so *Socket) RecvErr() (zerocopy.Entry, error) {
 	}
 	next, more := so.errq.Peek()
 	switch {
-	case more && isICMP(&next):
+	case more && next.IsICMP():
 		so.ep.SocketOptions().SetLastError(tcpip.TranslateErrno(unix.Errno(next.Err.Errno)))
-	case isICMP(&e):
+	case e.IsICMP():
 		so.ep.SocketOptions().SetLastError(nil)
 	}
 	if more {

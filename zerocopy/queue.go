@@ -35,6 +35,12 @@ func (e *Entry) Completion() (Completion, bool) {
 	return CompletionOf(e.Err)
 }
 
+// IsICMP reports whether e is an ICMP error (Linux is_icmp_err_skb): what
+// sets SO_ERROR when it reaches the head of the queue.
+func (e *Entry) IsICMP() bool {
+	return e.Err.Origin == unix.SO_EE_ORIGIN_ICMP || e.Err.Origin == unix.SO_EE_ORIGIN_ICMP6
+}
+
 // ErrorQueue is a socket's error queue (Linux sk_error_queue): an ordered
 // queue of zerocopy completions and other socket errors. It is safe for
 // concurrent use and hands out each entry exactly once.
