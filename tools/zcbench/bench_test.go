@@ -97,3 +97,29 @@ func TestGuestOnHost(t *testing.T) {
 		t.Errorf("SCM_ZC_NOTIFICATION on the host: %+v, %v; want EINVAL", r, err)
 	}
 }
+
+func TestTargets(t *testing.T) {
+	rep := &report{byKey: map[key]row{}}
+	rep.Ratios = []ratio{
+		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, NewOverZcopy: 1.6},
+		{Proto: "udp", Family: 4, Limit: 32, Payload: 4096, NewOverZcopy: 0.9},
+	}
+	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Stock}] = row{MBps: 100}
+	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Zerocopy}] = row{MBps: 96}
+	rep.byKey[key{"udp", 4, 32, 4096, modeCmsg, runsc.Zerocopy}] = row{MBps: 120}
+	got := rep.targets()
+	want := []string{
+		"udp v4 New/ZCopy (limit 1, 4 KiB)", "met",
+		"udp v4 New/ZCopy (limit 32)", "SHORT",
+		"udp v4 4096B runsc-zc copy / runsc copy", "SHORT",
+		"udp v4 4096B runsc-zc New (limit 32) / runsc copy", "met",
+	}
+	if len(got) != len(want)/2 {
+		t.Fatalf("targets = %q", got)
+	}
+	for i, line := range got {
+		if !strings.HasPrefix(line, want[2*i]) || !strings.HasSuffix(line, want[2*i+1]) {
+			t.Errorf("target %d = %q, want %q ... %s", i, line, want[2*i], want[2*i+1])
+		}
+	}
+}

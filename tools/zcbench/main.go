@@ -8,7 +8,7 @@
 // It builds both runtimes and the guest generator (zcgen.c) itself, so it
 // must run as root from inside the zcstack module:
 //
-//	go run ./tools/zcbench [-duration 1s] [-reps 3] [-json] [-svg chart.svg]
+//	go run ./tools/zcbench [-duration 1s] [-reps 5] [-json] [-svg chart.svg]
 package main
 
 import (
@@ -66,7 +66,7 @@ func main() {
 		workdir  = flag.String("workdir", "", "where to build the binaries (default: a temporary directory)")
 	)
 	flag.DurationVar(&cfg.duration, "duration", time.Second, "length of one run")
-	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of each run (medians are reported)")
+	flag.IntVar(&cfg.reps, "reps", 5, "repetitions of each run (medians are reported)")
 	flag.IntVar(&cfg.txCPU, "tx-cpu", 1, "CPU the host sender is pinned to (-1: none)")
 	flag.IntVar(&cfg.rxCPU, "rx-cpu", 0, "CPU the host receiver is pinned to (-1: none)")
 	flag.Parse()
@@ -141,12 +141,17 @@ func run(cfg config, workdir string, asJSON bool, svgPath string) error {
 	return nil
 }
 
-// progress prints a status line on stderr, over the previous one.
+// progress prints a status line on stderr: over the previous one on a
+// terminal, one per line elsewhere (CI logs).
 func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "\r\033[K"+format, args...)
-	if format == "done" {
-		fmt.Fprintln(os.Stderr)
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		fmt.Fprintf(os.Stderr, "\r\033[K"+format, args...)
+		if format == "done" {
+			fmt.Fprintln(os.Stderr)
+		}
+		return
 	}
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
 
 // ints parses a comma-separated list of integers, with named values.

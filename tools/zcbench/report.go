@@ -170,6 +170,54 @@ func (rep *report) printTable(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if ts := rep.targets(); len(ts) > 0 {
+		fmt.Fprintln(w, "\ntargets (medians; New/ZCopy is the median of paired runs):")
+		for _, t := range ts {
+			fmt.Fprintln(w, "  "+t)
+		}
+	}
+}
+
+// targets checks the table against the goals zcstack set itself (the
+// series' kernel ratios, and no cost when the extension is unused) and
+// describes each with its measured value.
+func (rep *report) targets() []string {
+	var out []string
+	for _, ra := range rep.Ratios {
+		goal, what := 1.0, "limit 32"
+		if ra.Limit == 1 {
+			goal, what = 1.17, "limit 1, largest payload"
+			if ra.Payload == 4096 {
+				goal, what = 1.5, "limit 1, 4 KiB"
+			}
+		}
+		out = append(out, verdict(fmt.Sprintf("%s v%d New/ZCopy (%s)", ra.Proto, ra.Family, what), ra.NewOverZcopy, goal))
+	}
+	for _, ra := range rep.ratiosOrCells() {
+		if ra.Limit != 1 && len(rep.Ratios) > 0 {
+			continue // copy rows repeat for every limit
+		}
+		stock, ok1 := rep.byKey[key{ra.Proto, ra.Family, ra.Limit, ra.Payload, modeCopy, runsc.Stock}]
+		zcCopy, ok2 := rep.byKey[key{ra.Proto, ra.Family, ra.Limit, ra.Payload, modeCopy, runsc.Zerocopy}]
+		if !ok1 || !ok2 || stock.MBps == 0 {
+			continue
+		}
+		name := fmt.Sprintf("%s v%d %dB runsc-zc copy / runsc copy", ra.Proto, ra.Family, ra.Payload)
+		out = append(out, verdict(name, zcCopy.MBps/stock.MBps, 0.97))
+		if newer, ok := rep.byKey[key{ra.Proto, ra.Family, 32, ra.Payload, modeCmsg, runsc.Zerocopy}]; ok {
+			name := fmt.Sprintf("%s v%d %dB runsc-zc New (limit 32) / runsc copy", ra.Proto, ra.Family, ra.Payload)
+			out = append(out, verdict(name, newer.MBps/stock.MBps, 0.95))
+		}
+	}
+	return out
+}
+
+func verdict(name string, got, goal float64) string {
+	mark := "met"
+	if got < goal {
+		mark = "SHORT"
+	}
+	return fmt.Sprintf("%-52s %6.2f (goal >= %.2f) %s", name, got, goal, mark)
 }
 
 // ratiosOrCells lists the table's lines: the ratios if runsc-zc ran, else
