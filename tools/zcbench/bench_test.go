@@ -109,8 +109,8 @@ func TestTargets(t *testing.T) {
 	rep.byKey[key{"udp", 4, 32, 4096, modeCmsg, runsc.Zerocopy}] = row{MBps: 120}
 	got := rep.targets()
 	want := []string{
-		"udp v4 New/ZCopy (limit 1, 4 KiB)", "met",
-		"udp v4 New/ZCopy (limit 32)", "SHORT",
+		"udp v4 4096B limit 1 New/ZCopy", "met",
+		"udp v4 4096B limit 32 New/ZCopy", "SHORT",
 		"udp v4 4096B runsc-zc copy / runsc copy", "SHORT",
 		"udp v4 4096B runsc-zc New (limit 32) / runsc copy", "met",
 	}

@@ -184,14 +184,15 @@ func (rep *report) printTable(w io.Writer) {
 func (rep *report) targets() []string {
 	var out []string
 	for _, ra := range rep.Ratios {
-		goal, what := 1.0, "limit 32"
+		goal := 1.0
 		if ra.Limit == 1 {
-			goal, what = 1.17, "limit 1, largest payload"
+			goal = 1.17
 			if ra.Payload == 4096 {
-				goal, what = 1.5, "limit 1, 4 KiB"
+				goal = 1.5
 			}
 		}
-		out = append(out, verdict(fmt.Sprintf("%s v%d New/ZCopy (%s)", ra.Proto, ra.Family, what), ra.NewOverZcopy, goal))
+		name := fmt.Sprintf("%s v%d %dB limit %d New/ZCopy", ra.Proto, ra.Family, ra.Payload, ra.Limit)
+		out = append(out, verdict(name, ra.NewOverZcopy, goal))
 	}
 	for _, ra := range rep.ratiosOrCells() {
 		if ra.Limit != 1 && len(rep.Ratios) > 0 {
