@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/xml"
 	"os/exec"
 	"strings"
 	"testing"
@@ -121,5 +122,25 @@ func TestTargets(t *testing.T) {
 		if !strings.HasPrefix(line, want[2*i]) || !strings.HasSuffix(line, want[2*i+1]) {
 			t.Errorf("target %d = %q, want %q ... %s", i, line, want[2*i], want[2*i+1])
 		}
+	}
+}
+
+func TestSVG(t *testing.T) {
+	rep := &report{Machine: map[string]string{"reps": "1", "duration": "1s"}, byKey: map[key]row{}}
+	for _, r := range []row{
+		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, Mode: modeCopy, Env: "host", MBps: 2000},
+		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, Mode: modeErrqueue, Env: "runsc", Error: "EINVAL"},
+		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, Mode: modeCmsg, Env: "runsc-zc", MBps: 100},
+	} {
+		rep.Rows = append(rep.Rows, r)
+		rep.byKey[key{r.Proto, r.Family, r.Limit, r.Payload, r.Mode, runsc.Runtime(r.Env)}] = r
+	}
+	out := rep.svg()
+	if err := xml.Unmarshal(out, new(struct{})); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, out)
+	}
+	// One bar per measured cell; none for the failed one.
+	if n := strings.Count(string(out), "MB/s</title></rect>"); n != 2 {
+		t.Errorf("%d bars, want 2:\n%s", n, out)
 	}
 }
