@@ -8,46 +8,23 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 
 	"github.com/zcstack/zcstack/syscalls"
-	"github.com/zcstack/zcstack/zerocopy"
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // The task is the guest memory of syscalls/.
 var _ syscalls.Memory = (*kernel.Task)(nil)
 
-// guestSocket is a zcSocket as syscalls/ sees it. It is a separate type so
-// that zcSocket, which gVisor sees as a socket.Socket, gets no methods
-// beyond gVisor's.
-type guestSocket zcSocket
+// The zerocopy state of a socket is the socket syscalls/ works on.
+var _ syscalls.Socket = (*zcsocket.State)(nil)
 
-var _ syscalls.Socket = (*guestSocket)(nil)
-
-// Family implements syscalls.Socket.Family.
-func (g *guestSocket) Family() int {
-	return g.family
-}
-
-// ZerocopyEnabled implements syscalls.Socket.ZerocopyEnabled.
-func (g *guestSocket) ZerocopyEnabled() bool {
-	_, on := (*zcSocket)(g).zerocopyEnabled()
-	return on
-}
-
-// ErrorQueue implements syscalls.Socket.ErrorQueue.
-func (g *guestSocket) ErrorQueue() *zerocopy.ErrorQueue {
-	if zc := g.zc.Load(); zc != nil {
-		return zc.queue
-	}
-	return nil
-}
-
-// call returns the syscalls/ context of a syscall of t on s. gVisor runs
-// only 64-bit tasks; its socket message syscalls fail for others before they
-// get here.
-func (s *zcSocket) call(t *kernel.Task, file *vfs.FileDescription) *syscalls.Call {
+// call returns the syscalls/ context of a syscall of t on the socket file
+// whose zerocopy state is zc. gVisor runs only 64-bit tasks; its socket
+// message syscalls fail for others before they get here.
+func call(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State) *syscalls.Call {
 	return &syscalls.Call{
 		Mem:         t,
 		ABI:         syscalls.ABI64,
-		Sock:        (*guestSocket)(s),
+		Sock:        zc,
 		NonBlocking: file.StatusFlags()&linux.SOCK_NONBLOCK != 0,
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/zcsocket"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -42,20 +43,15 @@ type zcSocket struct {
 	// zc is nil until the socket first has SO_ZEROCOPY set (or inherits it
 	// from its listener). Sockets that never use zerocopy only pay for the
 	// nil check.
-	zc atomic.Pointer[zcState]
+	zc atomic.Pointer[zcsocket.State]
 	// zcMu serializes the creation of zc.
 	zcMu sync.Mutex
 }
 
 var _ socket.Socket = (*zcSocket)(nil)
 
-// zcState is the zerocopy state of a socket.
-type zcState struct {
-	// enabled is SOCK_ZEROCOPY: SO_ZEROCOPY's value.
-	enabled atomic.Bool
-	queue   *zerocopy.ErrorQueue
-	sender  *zerocopy.Sender
-}
+// sandboxStats counts the zerocopy events of every socket of the sandbox.
+var sandboxStats zerocopy.Stats
 
 // newZCSocket wraps the netstack socket that netstack.New makes of ep, and
 // records it in the kernel's socket table as socket.New does.
@@ -104,16 +100,15 @@ func (s *zcSocket) Release(ctx context.Context) {
 // datagram_poll (POLLERR when sk_error_queue is not empty).
 func (s *zcSocket) Readiness(mask waiter.EventMask) waiter.EventMask {
 	r := s.Socket.Readiness(mask)
-	if mask&waiter.EventErr != 0 {
-		if zc := s.zc.Load(); zc != nil && (zc.queue.Ready() || s.ep.SocketOptions().PeekErr() != nil) {
-			r |= waiter.EventErr
-		}
+	if zc := s.zc.Load(); zc != nil {
+		r |= zc.Readiness(mask)
 	}
 	return r
 }
 
 // zcState returns the socket's zerocopy state, creating it if create is set.
-func (s *zcSocket) zcState(create bool) *zcState {
+// Once it exists, its error queue is the one the guest reads.
+func (s *zcSocket) zcState(create bool) *zcsocket.State {
 	if zc := s.zc.Load(); zc != nil || !create {
 		return zc
 	}
@@ -122,16 +117,20 @@ func (s *zcSocket) zcState(create bool) *zcState {
 	if zc := s.zc.Load(); zc != nil {
 		return zc
 	}
-	q := zerocopy.NewErrorQueue(0, func() { s.wq.Notify(waiter.EventErr) })
-	zc := &zcState{queue: q, sender: zerocopy.NewSender(q)}
+	zc := zcsocket.New(s.ep, zcsocket.Config{
+		Family: s.family,
+		Type:   int(s.skType),
+		Stats:  &sandboxStats,
+		Notify: func() { s.wq.Notify(waiter.EventErr) },
+	})
 	s.zc.Store(zc)
 	return zc
 }
 
 // zerocopyEnabled reports SOCK_ZEROCOPY and returns the state when it is set.
-func (s *zcSocket) zerocopyEnabled() (*zcState, bool) {
+func (s *zcSocket) zerocopyEnabled() (*zcsocket.State, bool) {
 	zc := s.zc.Load()
-	return zc, zc != nil && zc.enabled.Load()
+	return zc, zc != nil && zc.ZerocopyEnabled()
 }
 
 // Accept implements socket.Socket.Accept as gVisor's netstack socket does,
@@ -161,7 +160,7 @@ func (s *zcSocket) Accept(t *kernel.Task, peerRequested bool, flags int, blockin
 	defer nfile.DecRef(t)
 	if _, on := s.zerocopyEnabled(); on {
 		ns, _ := socketOf(nfile)
-		ns.zcState(true).enabled.Store(true)
+		ns.zcState(true).SetZerocopy(true)
 	}
 	if err := nfile.SetStatusFlags(t, t.Credentials(), uint32(flags&linux.SOCK_NONBLOCK)); err != nil {
 		return 0, nil, 0, syserr.FromError(err)

@@ -8,11 +8,13 @@ import (
 	"gvisor.dev/gvisor/pkg/marshal/primitive"
 	"gvisor.dev/gvisor/pkg/sentry/arch"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
+	"gvisor.dev/gvisor/pkg/sentry/ktime"
 	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 	"gvisor.dev/gvisor/pkg/tcpip"
 
-	"github.com/zcstack/zcstack/zerocopy"
+	"github.com/zcstack/zcstack/syscalls"
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // recvErrFlags are the flags gVisor's recvmsg accepts; others are EINVAL,
@@ -23,15 +25,17 @@ const recvErrFlags = linux.MSG_OOB | linux.MSG_DONTROUTE | linux.MSG_DONTWAIT | 
 
 // errQueueFile returns the file behind fd with its zcSocket and zerocopy
 // state if the file is a zcSocket whose error queue is ours (it has had
-// SO_ZEROCOPY), or nil: gVisor's own MSG_ERRQUEUE serves the others. The
-// caller drops the reference.
-func errQueueFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcState) {
+// SO_ZEROCOPY), with netstack's errors moved into that queue; or nil:
+// gVisor's own MSG_ERRQUEUE serves the others. The caller drops the
+// reference.
+func errQueueFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcsocket.State) {
 	file := t.GetFile(fd)
 	if file == nil {
 		return nil, nil, nil
 	}
 	if s, ok := socketOf(file); ok {
 		if zc := s.zc.Load(); zc != nil {
+			zc.Drain()
 			return file, s, zc
 		}
 	}
@@ -47,7 +51,7 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
 			return orig(t, sysno, args)
 		}
-		file, s, zc := errQueueFile(t, args[0].Int())
+		file, _, zc := errQueueFile(t, args[0].Int())
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -55,50 +59,64 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^recvErrFlags != 0 || flags&linux.MSG_WAITFORONE != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		var n int
-		err := s.dequeueErr(zc, func() (err error) {
-			n, err = s.call(t, file).RecvErrQueue(args[1].Pointer(), uint32(flags))
-			return err
-		})
+		n, err := call(t, file, zc).RecvErrQueue(args[1].Pointer(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
-// sysRecvMMsg is sysRecvMsg for recvmmsg.
+// sysRecvMMsg is sysRecvMsg for recvmmsg, with its timeout as Linux's
+// __sys_recvmmsg and do_recvmmsg treat it: read (EFAULT) and checked
+// (EINVAL) first, the batch ends once it has passed (a zero timeout passes
+// after the first message), and the time left is written back (EFAULT) when
+// messages were received. gVisor treats it as a deadline for blocking,
+// which an error-queue read never does.
 func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[3].Int()
 		if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
 			return orig(t, sysno, args)
 		}
-		file, s, zc := errQueueFile(t, args[0].Int())
+		file, _, zc := errQueueFile(t, args[0].Int())
 		if file == nil {
 			return orig(t, sysno, args)
 		}
 		defer file.DecRef(t)
+		timeoutAddr := args[4].Pointer()
+		var timeout linux.Timespec
+		if timeoutAddr != 0 {
+			if _, err := timeout.CopyIn(t, timeoutAddr); err != nil {
+				return 0, nil, linuxerr.EFAULT
+			}
+			if !timeout.Valid() {
+				return 0, nil, linuxerr.EINVAL
+			}
+		}
 		if flags&^recvErrFlags != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		vlen := min(args[2].Uint(), linux.UIO_MAXIOV)
-		var n int
-		var partial error
-		err := s.dequeueErr(zc, func() error {
-			var err error
-			n, err = s.call(t, file).RecvMMsgErrQueue(args[1].Pointer(), vlen, uint32(flags))
-			if n > 0 {
-				partial = err
-				return nil
+		var expired func() bool
+		var end ktime.Time // poll_select_set_timeout: 0 for a zero timeout
+		clock := t.Kernel().MonotonicClock()
+		if timeoutAddr != 0 {
+			if timeout.ToNsec() != 0 {
+				end = clock.Now().Add(timeout.ToDuration())
 			}
-			return err
-		})
-		if err != nil {
+			expired = func() bool { return !clock.Now().Before(end) }
+		}
+		vlen := min(args[2].Uint(), linux.UIO_MAXIOV)
+		n, err := call(t, file, zc).RecvMMsgErrQueue(args[1].Pointer(), vlen, uint32(flags), expired)
+		if n == 0 {
 			return 0, nil, sysErr(err)
 		}
-		// Linux's do_recvmmsg keeps the error that ended a partial
-		// batch as the socket error for the next call.
-		if errno, ok := partial.(unix.Errno); ok {
-			if e, ok := stackError(uint32(errno)); ok {
-				s.ep.SocketOptions().SetLastError(e)
+		// do_recvmmsg keeps the error that ended a partial batch as the
+		// socket error for the next call.
+		if errno, ok := err.(unix.Errno); ok {
+			zc.SetSockErr(uint32(errno))
+		}
+		if timeoutAddr != 0 {
+			left := linux.NsecToTimespec(max(0, end.Sub(clock.Now()).Nanoseconds()))
+			if _, err := left.CopyOut(t, timeoutAddr); err != nil {
+				return 0, nil, linuxerr.EFAULT
 			}
 		}
 		return uintptr(n), nil, nil
@@ -107,10 +125,12 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 
 // sysRecvFrom serves recvfrom(MSG_ERRQUEUE) on zcSockets, which gVisor
 // rejects with EINVAL, as Linux's __sys_recvfrom does with ip_recv_error:
-// the entry is removed, its payload copied (truncated to the buffer) and
-// returned, its destination written to the address buffer if there is one
-// (length 0 for a zerocopy completion); the control message is lost for
-// want of a control buffer.
+// the buffer is checked first (import_ubuf: EFAULT outside the user address
+// range), then the entry is removed, its payload copied (truncated to the
+// buffer) and returned, its destination written to the address buffer if
+// there is one (length 0 for a zerocopy completion); the control message is
+// lost for want of a control buffer. As in Linux, an entry whose payload or
+// address cannot be written is consumed all the same.
 func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[3].Int()
@@ -123,25 +143,24 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 		}
 		defer file.DecRef(t)
 		s, ok := socketOf(file)
-		bufLen := args[2].Uint64()
-		if !ok || int(bufLen) < 0 {
+		if !ok {
 			return orig(t, sysno, args)
 		}
-		zc := s.zcState(true)
-		var e zerocopy.Entry
-		err := s.dequeueErr(zc, func() error {
-			var ok bool
-			if e, ok = zc.queue.Pop(); !ok {
-				return linuxerr.EAGAIN
-			}
-			return nil
-		})
+		buf, err := syscalls.ImportBuffer(args[1].Pointer(), args[2].Uint64())
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, linuxerr.EFAULT
 		}
-		n := min(uint64(len(e.Payload)), bufLen)
-		if _, err := t.CopyOutBytes(args[1].Pointer(), e.Payload[:n]); err != nil {
-			return 0, nil, err
+		zc := s.zcState(true)
+		zc.Drain()
+		e, ok := zc.ErrorQueue().Pop()
+		if !ok {
+			return 0, nil, linuxerr.EAGAIN
+		}
+		n := min(uint64(len(e.Payload)), uint64(buf.Length()))
+		if n > 0 {
+			if _, err := t.CopyOutBytes(buf.Start, e.Payload[:n]); err != nil {
+				return 0, nil, err
+			}
 		}
 		if args[4].Pointer() != 0 {
 			var addr linux.SockAddr

@@ -15,25 +15,12 @@ import (
 	"gvisor.dev/gvisor/pkg/usermem"
 
 	"github.com/zcstack/zcstack/syscalls"
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // sendFlags are the flags gVisor's sendmsg and sendmmsg accept; anything
 // else but MSG_ZEROCOPY is EINVAL, as in gVisor.
 const sendFlags = linux.MSG_DONTWAIT | linux.MSG_EOR | linux.MSG_MORE | linux.MSG_NOSIGNAL
-
-// udpHeaderLen is what Linux counts on top of the payload when it decides
-// whether a UDP send takes a zerocopy id (__ip_append_data: an empty
-// datagram takes one).
-const udpHeaderLen = 8
-
-// zcLength is the length zerocopy.Sender.Send tests for a send of payload
-// bytes on s.
-func (s *zcSocket) zcLength(payload int64) int {
-	if s.skType == linux.SOCK_DGRAM {
-		return int(payload) + udpHeaderLen
-	}
-	return int(payload)
-}
 
 // withoutZerocopy returns args with MSG_ZEROCOPY cleared from the flags
 // argument i: gVisor's sendmsg and sendmmsg reject it with EINVAL, and
@@ -47,7 +34,7 @@ func withoutZerocopy(args arch.SyscallArguments, i int) arch.SyscallArguments {
 // state if the file is a zcSocket with SO_ZEROCOPY on, or nil if it is
 // anything else, which gVisor's handler serves. The caller drops the
 // reference.
-func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcState) {
+func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcsocket.State) {
 	file := t.GetFile(fd)
 	if file == nil {
 		return nil, nil, nil
@@ -61,21 +48,6 @@ func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *z
 	return nil, nil, nil
 }
 
-// zcSend runs send, one send call of s, accounting it as a MSG_ZEROCOPY send
-// of payload bytes if zeroCopy is set. Errors that gVisor's endpoint queued
-// before the send go to the socket's queue before its completion, those the
-// send caused (loopback delivers inline) after it, as Linux orders a
-// completion and the ICMP error its datagram caused.
-func (s *zcSocket) zcSend(zc *zcState, zeroCopy bool, payload int64, send func() (int, error)) (int, error) {
-	if !zeroCopy {
-		return send()
-	}
-	s.drainStackErrors(zc)
-	n, err := zc.sender.Send(s.zcLength(payload), send)
-	s.drainStackErrors(zc)
-	return n, err
-}
-
 // sysSendTo accounts sendto(MSG_ZEROCOPY) on sockets with SO_ZEROCOPY; the
 // send itself is gVisor's.
 func sysSendTo(orig kernel.SyscallFn) kernel.SyscallFn {
@@ -85,7 +57,7 @@ func sysSendTo(orig kernel.SyscallFn) kernel.SyscallFn {
 			return orig(t, sysno, args)
 		}
 		args = withoutZerocopy(args, 3)
-		file, s, zc := zerocopyFile(t, args[0].Int())
+		file, _, zc := zerocopyFile(t, args[0].Int())
 		if file == nil || int(args[2].Uint64()) < 0 {
 			if file != nil {
 				file.DecRef(t)
@@ -93,7 +65,7 @@ func sysSendTo(orig kernel.SyscallFn) kernel.SyscallFn {
 			return orig(t, sysno, args)
 		}
 		defer file.DecRef(t)
-		n, err := s.zcSend(zc, true, int64(args[2].Uint64()), func() (int, error) {
+		n, err := zc.Send(true, int64(args[2].Uint64()), func() (int, error) {
 			n, _, err := orig(t, sysno, args)
 			return int(n), err
 		})
@@ -118,7 +90,7 @@ func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		n, err := s.call(t, file).SendMsg(args[1].Pointer(), uint32(flags), s.sendFunc(t, file, zc, "sendmsg"))
+		n, err := call(t, file, zc).SendMsg(args[1].Pointer(), uint32(flags), s.sendFunc(t, file, zc, "sendmsg"))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -138,7 +110,7 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		n, err := s.call(t, file).SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), s.sendFunc(t, file, zc, "sendmmsg"))
+		n, err := call(t, file, zc).SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), s.sendFunc(t, file, zc, "sendmmsg"))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -146,7 +118,7 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 // sendFunc returns the send of one message for syscalls/: what gVisor's
 // sendSingleMsg does once it has read the message, accounted by
 // zerocopy.Sender when the message has MSG_ZEROCOPY.
-func (s *zcSocket) sendFunc(t *kernel.Task, file *vfs.FileDescription, zc *zcState, op string) syscalls.SendFunc {
+func (s *zcSocket) sendFunc(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State, op string) syscalls.SendFunc {
 	return func(m *syscalls.Send) (int, error) {
 		src := usermem.IOSequence{
 			IO:    t.MemoryManager(),
@@ -161,7 +133,7 @@ func (s *zcSocket) sendFunc(t *kernel.Task, file *vfs.FileDescription, zc *zcSta
 		} else if dl < 0 {
 			flags |= linux.MSG_DONTWAIT
 		}
-		return s.zcSend(zc, m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
+		return zc.Send(m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
 			// Parsed here so that a send refused before it runs
 			// (ENOBUFS) holds no control message.
 			cms, err := control.Parse(t, s.Socket, m.Control, t.Arch().Width())

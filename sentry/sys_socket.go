@@ -6,12 +6,9 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/socket/netstack"
 	"gvisor.dev/gvisor/pkg/syserr"
-	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // sysSocket creates AF_INET/AF_INET6 TCP and UDP sockets of gVisor's netstack
@@ -21,8 +18,8 @@ func sysSocket(orig kernel.SyscallFn) kernel.SyscallFn {
 		domain := int(args[0].Int())
 		stype := args[1].Int()
 		protocol := int(args[2].Int())
-		netProto, transProto, ok := zcProtocols(domain, linux.SockType(stype&0xf), protocol)
-		if !ok || stype&^(0xf|linux.SOCK_NONBLOCK|linux.SOCK_CLOEXEC) != 0 {
+		netProto, transProto, _, err := zcsocket.Protocol(domain, int(stype&0xf), protocol)
+		if err != nil || stype&^(0xf|linux.SOCK_NONBLOCK|linux.SOCK_CLOEXEC) != 0 {
 			return orig(t, sysno, args)
 		}
 		eps, ok := t.NetworkContext().(*netstack.Stack)
@@ -54,26 +51,4 @@ func sysSocket(orig kernel.SyscallFn) kernel.SyscallFn {
 		}
 		return uintptr(fd), nil, nil
 	}
-}
-
-// zcProtocols reports whether a socket of this family, type and protocol is
-// one that can use SO_ZEROCOPY (Linux sk_setsockopt: TCP, or UDP datagram
-// sockets, of AF_INET or AF_INET6), and its netstack protocol numbers.
-func zcProtocols(family int, stype linux.SockType, protocol int) (tcpip.NetworkProtocolNumber, tcpip.TransportProtocolNumber, bool) {
-	var netProto tcpip.NetworkProtocolNumber
-	switch family {
-	case linux.AF_INET:
-		netProto = ipv4.ProtocolNumber
-	case linux.AF_INET6:
-		netProto = ipv6.ProtocolNumber
-	default:
-		return 0, 0, false
-	}
-	switch {
-	case stype == linux.SOCK_STREAM && (protocol == 0 || protocol == linux.IPPROTO_TCP):
-		return netProto, tcp.ProtocolNumber, true
-	case stype == linux.SOCK_DGRAM && (protocol == 0 || protocol == linux.IPPROTO_UDP):
-		return netProto, udp.ProtocolNumber, true
-	}
-	return 0, 0, false
 }

@@ -56,10 +56,10 @@ func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 		switch v {
 		case 0:
 			if zc := s.zc.Load(); zc != nil {
-				zc.enabled.Store(false)
+				zc.SetZerocopy(false)
 			}
 		case 1:
-			s.zcState(true).enabled.Store(true)
+			s.zcState(true).SetZerocopy(true)
 		default:
 			return 0, nil, linuxerr.EINVAL
 		}
@@ -95,9 +95,13 @@ func sysGetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 				hostarch.ByteOrder.PutUint32(v[:], 1)
 			}
 		}
+		// copy_to_sockptr of no bytes touches nothing: with optlen 0 a
+		// bad optval is not a fault.
 		n := min(optLen, int32(len(v)))
-		if _, err := t.CopyOutBytes(args[3].Pointer(), v[:n]); err != nil {
-			return 0, nil, err
+		if n > 0 {
+			if _, err := t.CopyOutBytes(args[3].Pointer(), v[:n]); err != nil {
+				return 0, nil, err
+			}
 		}
 		if _, err := primitive.CopyInt32Out(t, optLenAddr, n); err != nil {
 			return 0, nil, err

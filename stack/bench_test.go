@@ -102,7 +102,7 @@ func BenchmarkFetch(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				tx.errq.Complete(zerocopy.Completion{Lo: uint32(i), Hi: uint32(i), Copied: true})
+				tx.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: uint32(i), Hi: uint32(i), Copied: true})
 				var k int
 				switch mode {
 				case "errqueue":

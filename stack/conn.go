@@ -142,7 +142,7 @@ func (c *Conn) write(b []byte, flags int) (int, error) {
 // queue into dst, oldest first, leaving other errors queued, and returns
 // their number.
 func (c *Conn) Completions(dst []zerocopy.Completion) int {
-	return c.so.takeCompletions(dst)
+	return c.so.zc.ErrorQueue().Take(dst)
 }
 
 // Close implements net.Conn.Close.

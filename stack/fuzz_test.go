@@ -35,11 +35,11 @@ func FuzzSendControl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, oob []byte) {
 		// Queue: [0,1] icmp [2,2] icmp [3,5].
 		drainQueue(c)
-		c.errq.Complete(zerocopy.Completion{Lo: 0, Hi: 1, Copied: true})
-		c.errq.Push(icmp)
-		c.errq.Complete(zerocopy.Completion{Lo: 2, Hi: 2, Copied: true})
-		c.errq.Push(icmp)
-		c.errq.Complete(zerocopy.Completion{Lo: 3, Hi: 5, Copied: false})
+		c.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 0, Hi: 1, Copied: true})
+		c.zc.ErrorQueue().Push(icmp)
+		c.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 2, Hi: 2, Copied: true})
+		c.zc.ErrorQueue().Push(icmp)
+		c.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 3, Hi: 5, Copied: false})
 
 		orig := bytes.Clone(oob)
 		n, oobn, err := c.SendMsg(nil, oob, netip.AddrPort{}, 0)

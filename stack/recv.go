@@ -3,11 +3,13 @@ package stack
 import (
 	"io"
 	"net/netip"
+	"sync"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -37,19 +39,22 @@ func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvfl
 		// the flag.
 		return 0, 0, 0, netip.AddrPort{}, unix.EINVAL
 	}
-	so.readMu.Lock()
-	defer so.readMu.Unlock()
-	so.dst.reset(bufs)
+	r := receivers.Get().(*receiver)
+	defer func() {
+		r.release()
+		receivers.Put(r)
+	}()
+	r.dst.reset(bufs)
 	// tcp_recvmsg returns once target bytes have arrived: all with
 	// MSG_WAITALL, else SO_RCVLOWAT.
-	target := so.dst.left
+	target := r.dst.left
 	if flags&unix.MSG_WAITALL == 0 {
 		target = min(target, int(so.rcvlowat.Load()))
 	}
 	b := blocker{so: so, mask: waiter.ReadableEvents, flags: flags, dl: &so.readDeadline}
 	defer b.done()
 	for {
-		rn, rflags, rfrom, rerr := so.readLocked(flags)
+		rn, rflags, rfrom, rerr := so.read(r, flags)
 		n += rn
 		recvflags |= rflags
 		from = rfrom
@@ -75,21 +80,36 @@ func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvfl
 	}
 }
 
-// readLocked makes one non-blocking read. It returns EAGAIN when there is
+// receivers hold the io.Writers of receives in progress, reused so that a
+// receive does not allocate them.
+var receivers = sync.Pool{New: func() any { return new(receiver) }}
+
+// receiver is where one receive call writes.
+type receiver struct {
+	dst iovecWriter
+	// discard takes the data MSG_TRUNC discards from a stream.
+	discard tcpip.LimitedWriter
+}
+
+// release drops the references to the caller's buffers.
+func (r *receiver) release() {
+	r.dst = iovecWriter{}
+	r.discard = tcpip.LimitedWriter{}
+}
+
+// read makes one non-blocking read into r. It returns EAGAIN when there is
 // nothing to read.
-//
-// +checklocks:so.readMu
-func (so *Socket) readLocked(flags int) (int, int, netip.AddrPort, error) {
+func (so *Socket) read(r *receiver, flags int) (int, int, netip.AddrPort, error) {
 	peek := flags&unix.MSG_PEEK != 0
 	trunc := flags&unix.MSG_TRUNC != 0
 	opts := tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: so.stype == unix.SOCK_DGRAM}
 	if so.stype == unix.SOCK_STREAM {
-		var w io.Writer = &so.dst
+		var w io.Writer = &r.dst
 		if trunc {
-			so.discard = tcpip.LimitedWriter{W: io.Discard, N: int64(so.dst.left)}
-			w = &so.discard
+			r.discard = tcpip.LimitedWriter{W: io.Discard, N: int64(r.dst.left)}
+			w = &r.discard
 		}
-		if so.dst.left == 0 {
+		if r.dst.left == 0 {
 			// Linux returns 0 for an empty read without looking at the
 			// queue.
 			return 0, 0, netip.AddrPort{}, nil
@@ -106,18 +126,18 @@ func (so *Socket) readLocked(flags int) (int, int, netip.AddrPort, error) {
 			if qerr != nil {
 				return 0, 0, netip.AddrPort{}, errnoErr(qerr)
 			}
-			return min(q, so.dst.left), 0, netip.AddrPort{}, nil
+			return min(q, r.dst.left), 0, netip.AddrPort{}, nil
 		}
 		if trunc {
-			so.dst.left -= res.Count
+			r.dst.left -= res.Count
 		}
 		if !peek && res.Count > 0 {
 			so.ep.ModerateRecvBuf(res.Count)
 		}
 		return res.Count, 0, netip.AddrPort{}, nil
 	}
-	empty := so.dst.left == 0
-	res, err := so.ep.Read(&so.dst, opts)
+	empty := r.dst.left == 0
+	res, err := so.ep.Read(&r.dst, opts)
 	if _, ok := err.(*tcpip.ErrBadBuffer); ok && empty {
 		// Receiving into no buffer consumes the datagram and
 		// truncates it, as on Linux; it is not a fault.
@@ -143,6 +163,23 @@ func (so *Socket) readLocked(flags int) (int, int, netip.AddrPort, error) {
 	return n, rflags, so.sockAddr(res.RemoteAddr), nil
 }
 
+// RecvErr dequeues the head of the error queue, as recvmsg(MSG_ERRQUEUE):
+// it never blocks and returns EAGAIN when the queue is empty. Like Linux's
+// sock_dequeue_err_skb it sets SO_ERROR to the errno of the next entry if
+// that is an ICMP error, clears it when the last ICMP error goes, and
+// signals EventErr again while entries remain.
+func (so *Socket) RecvErr() (zerocopy.Entry, error) {
+	if so.closed.Load() {
+		return zerocopy.Entry{}, unix.EBADF
+	}
+	so.zc.Drain()
+	e, ok := so.zc.ErrorQueue().Pop()
+	if !ok {
+		return zerocopy.Entry{}, unix.EAGAIN
+	}
+	return e, nil
+}
+
 // recvErrMsg is RecvMsg with MSG_ERRQUEUE (ip_recv_error).
 func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.AddrPort, error) {
 	e, err := so.RecvErr()
@@ -162,7 +199,7 @@ func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.Ad
 	}
 	var data [zerocopy.ErrCmsgDataLen6]byte
 	level, typ := zerocopy.ErrCmsgLevelType(so.family)
-	oobn, trunc := putCmsg(oob, level, typ, zerocopy.AppendErrCmsgData(data[:0], so.family, &e))
+	oobn, trunc := syscalls.PutCmsg(oob, level, typ, zerocopy.AppendErrCmsgData(data[:0], so.family, &e))
 	if trunc {
 		flags |= unix.MSG_CTRUNC
 	}

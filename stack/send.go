@@ -3,10 +3,10 @@ package stack
 import (
 	"io"
 	"net/netip"
+	"sync"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
@@ -39,13 +39,15 @@ const udpMaxLen = 0xffff
 // SCM_ZC_NOTIFICATION, oobn is len(oob). A send of no bytes is the one-call
 // way to fetch completions (on UDP it sends an empty datagram).
 func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
-	var sc sendControl
-	var buf [zerocopy.ZCNotificationMax]zerocopy.Completion
-	n, cs, err := so.sendmsg(bufs, oob, &sc, buf[:0], to, flags)
-	if err != nil || sc.n == 0 {
+	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
+	n, err = so.sendmsg(bufs, oob, &tx, to, flags)
+	if err != nil || tx.Messages() == 0 {
 		return n, len(oob), err
 	}
-	return n, so.copyBack(oob, &sc, cs), nil
+	tx.Fill()
+	oobn = copyBack(oob)
+	tx.Commit()
+	return n, oobn, nil
 }
 
 // SendZerocopy sends b with MSG_ZEROCOPY to the connected peer and, like a
@@ -57,33 +59,37 @@ func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags in
 // completions without taking an id on TCP; on UDP it sends an empty
 // datagram, which takes one.
 func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
-	if !so.zerocopy.Load() {
-		return 0, 0, unix.EINVAL
+	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
+	if err := tx.Want(len(notify)); err != nil {
+		return 0, 0, err
 	}
-	sc := sendControl{total: len(notify)}
 	bufs := [1][]byte{b}
-	n, cs, err := so.sendmsg(bufs[:], nil, &sc, notify[:0], netip.AddrPort{}, unix.MSG_ZEROCOPY)
-	return n, len(cs), err
+	n, err = so.sendmsg(bufs[:], nil, &tx, netip.AddrPort{}, unix.MSG_ZEROCOPY)
+	if err != nil {
+		return n, 0, err
+	}
+	k = copy(notify, tx.Taken())
+	tx.Commit()
+	return n, k, nil
 }
 
-// sendmsg runs one send call and returns the completions it took. sc
-// describes the completions to take (sc.total of them, into take's backing
-// array if it has room) when oob is nil; otherwise oob is parsed into sc.
-func (so *Socket) sendmsg(bufs [][]byte, oob []byte, sc *sendControl, take []zerocopy.Completion, to netip.AddrPort, flags int) (int, []zerocopy.Completion, error) {
+// sendmsg runs one send call with the notification tx, whose
+// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl).
+func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (int, error) {
 	if so.closed.Load() {
-		return 0, nil, unix.EBADF
+		return 0, unix.EBADF
 	}
 	length := 0
 	for _, b := range bufs {
 		length += len(b)
 	}
 	if so.stype == unix.SOCK_DGRAM && length > udpMaxLen {
-		return 0, nil, unix.EMSGSIZE
+		return 0, unix.EMSGSIZE
 	}
 	if flags&unix.MSG_OOB != 0 {
 		// UDP has no out-of-band data; netstack's TCP sends no urgent
 		// data.
-		return 0, nil, unix.EOPNOTSUPP
+		return 0, unix.EOPNOTSUPP
 	}
 	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0}
 	// The checks Linux makes before it reads control messages.
@@ -94,49 +100,20 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, sc *sendControl, take []zer
 		err = so.udpSendCheck(to, &opts)
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if oob != nil {
-		if err := parseSendControl(oob, so.zerocopy.Load(), so.stype, so.family, sc); err != nil {
-			return 0, nil, err
+		if err := parseSendControl(oob, so.stype, so.family, tx); err != nil {
+			return 0, err
 		}
 	}
-	var cs []zerocopy.Completion
-	if sc.total > 0 {
-		if cap(take) < sc.total {
-			take = make([]zerocopy.Completion, sc.total)
-		}
-		cs = take[:so.takeCompletions(take[:sc.total])]
-	}
+	tx.Take()
 	n, err := so.send(bufs, length, &opts, flags)
 	if err != nil {
-		so.errq.Requeue(cs)
-		return n, nil, err
+		tx.Abort()
+		return n, err
 	}
-	return n, cs, nil
-}
-
-// takeCompletions takes completions for an SCM_ZC_NOTIFICATION send after
-// moving netstack's errors into the queue.
-func (so *Socket) takeCompletions(dst []zerocopy.Completion) int {
-	so.drainErrors()
-	return so.errq.Take(dst)
-}
-
-// copyBack writes the taken completions cs into the SCM_ZC_NOTIFICATION
-// messages of oob, in order, and moves those messages to the front of oob
-// as sendmsg_copy_cmsg_to_user does. It returns their total length.
-func (so *Socket) copyBack(oob []byte, sc *sendControl, cs []zerocopy.Completion) int {
-	w := 0
-	for i := range sc.n {
-		m := sc.msg(i)
-		k := min(m.size, len(cs))
-		zerocopy.PutZCInfo(m.data, cs[:k])
-		cs = cs[k:]
-		used, _ := putCmsg(oob[w:], unix.SOL_SOCKET, zerocopy.SCMZCNotification, m.data)
-		w += used
-	}
-	return w
+	return n, nil
 }
 
 // tcpSendCheck makes the checks of tcp_sendmsg_locked that come before
@@ -184,26 +161,9 @@ func (so *Socket) udpSendCheck(to netip.AddrPort, opts *tcpip.WriteOptions) erro
 // send writes the payload, blocking unless the socket is non-blocking or
 // flags hold MSG_DONTWAIT, and accounts for MSG_ZEROCOPY.
 func (so *Socket) send(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
-	so.drainErrors()
-	so.sending.Add(1)
-	write := func() (int, error) { return so.write(bufs, length, opts, flags) }
-	var n int
-	var err error
-	if flags&unix.MSG_ZEROCOPY != 0 && so.zerocopy.Load() {
-		zlen := length
-		if so.stype == unix.SOCK_DGRAM {
-			// __ip_append_data counts the UDP header: an empty datagram
-			// takes an id.
-			zlen += header.UDPMinimumSize
-		}
-		n, err = so.sender.Send(zlen, write)
-	} else {
-		n, err = write()
-	}
-	// Errors the send caused (ICMP on loopback) come after its completion,
-	// as in Linux.
-	so.sending.Add(-1)
-	so.drainErrors()
+	n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
+		return so.write(bufs, length, opts, flags)
+	})
 	if n > 0 && so.stype == unix.SOCK_STREAM {
 		// A stream send that sent something succeeds.
 		err = nil
@@ -211,25 +171,33 @@ func (so *Socket) send(bufs [][]byte, length int, opts *tcpip.WriteOptions, flag
 	return n, err
 }
 
+// readers are the tcpip.Payloader values of writes in progress, reused so
+// that a write does not allocate one.
+var readers = sync.Pool{New: func() any { return new(iovecReader) }}
+
 // write writes bufs to the endpoint, waiting for room as a blocking socket
-// does. Writes are serialized, as lock_sock serializes them in Linux.
+// does. No lock is held while it waits: as in Linux, whose
+// sk_stream_wait_memory releases the socket lock, a stream's concurrent
+// writes may interleave where one waits.
 func (so *Socket) write(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
 	if so.stype == unix.SOCK_STREAM && length == 0 {
 		// tcp_sendmsg_locked sends nothing and returns 0.
 		return 0, nil
 	}
-	so.writeMu.Lock()
-	defer so.writeMu.Unlock()
-	so.payload.reset(bufs, length)
-	defer so.payload.release()
+	r := readers.Get().(*iovecReader)
+	r.reset(bufs, length)
+	defer func() {
+		r.release()
+		readers.Put(r)
+	}()
 	b := blocker{so: so, mask: waiter.WritableEvents, flags: flags, dl: &so.writeDeadline}
 	defer b.done()
 	total := 0
 	for {
-		n, terr := so.ep.Write(&so.payload, *opts)
+		n, terr := so.ep.Write(r, *opts)
 		total += int(n)
 		err := errnoErr(terr)
-		if err == nil && (so.payload.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
+		if err == nil && (r.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
 			return total, nil
 		}
 		if err != nil && err != unix.EAGAIN {

@@ -10,6 +10,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/zcsocket"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -17,6 +18,8 @@ import (
 // correspond to the socket system calls; they are safe for concurrent use and
 // return unix.Errno errors. A Socket blocks like a Linux socket without
 // O_NONBLOCK unless SetNonblock(true) is called or MSG_DONTWAIT is passed.
+// No lock is held while a call waits: concurrent calls interleave as they
+// do on Linux, which releases the socket lock while a call waits.
 type Socket struct {
 	stack  *Stack
 	family int
@@ -25,38 +28,19 @@ type Socket struct {
 
 	ep tcpip.Endpoint
 	// wq is netstack's waiter queue of ep; fwd forwards its events to
-	// queue after moving netstack's error queue into errq.
+	// queue after moving netstack's error queue into zc's.
 	wq  *waiter.Queue
 	fwd waiter.Entry
 	// queue is the waiter queue callers register on (EventRegister).
 	queue waiter.Queue
 
-	errq   *zerocopy.ErrorQueue
-	sender *zerocopy.Sender
+	// zc is SO_ZEROCOPY, the MSG_ZEROCOPY ids and the error queue.
+	zc *zcsocket.State
 
-	zerocopy atomic.Bool
 	nonblock atomic.Bool
 	// rcvlowat is SO_RCVLOWAT, which netstack stores but ignores.
 	rcvlowat atomic.Int32
 	closed   atomic.Bool
-
-	// drainMu keeps netstack's errors in order while they move to errq.
-	drainMu sync.Mutex
-	// sending counts the send calls writing to ep (see drainErrors).
-	sending atomic.Int32
-
-	// writeMu serializes writes to ep, as lock_sock does in Linux.
-	writeMu sync.Mutex
-	// +checklocks:writeMu
-	payload iovecReader
-
-	// readMu serializes receive calls.
-	readMu sync.Mutex
-	// +checklocks:readMu
-	dst iovecWriter
-	// discard takes the data MSG_TRUNC discards from a stream.
-	// +checklocks:readMu
-	discard tcpip.LimitedWriter
 
 	readDeadline  deadline
 	writeDeadline deadline
@@ -68,7 +52,7 @@ type Socket struct {
 func (s *Stack) NewSocket(domain, typ, proto int) (*Socket, error) {
 	nonblock := typ&unix.SOCK_NONBLOCK != 0
 	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-	netProto, transProto, proto, err := transport(domain, typ, proto)
+	netProto, transProto, proto, err := zcsocket.Protocol(domain, typ, proto)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +68,13 @@ func (s *Stack) NewSocket(domain, typ, proto int) (*Socket, error) {
 
 func (s *Stack) newSocket(domain, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *Socket {
 	so := &Socket{stack: s, family: domain, stype: typ, proto: proto, ep: ep, wq: wq}
-	so.errq = zerocopy.NewErrorQueue(s.opts.ErrorQueueLimit, func() { so.queue.Notify(waiter.EventErr) })
-	so.sender = zerocopy.NewSender(so.errq)
+	so.zc = zcsocket.New(ep, zcsocket.Config{
+		Family:     domain,
+		Type:       typ,
+		QueueLimit: s.opts.ErrorQueueLimit,
+		Stats:      &s.stats,
+		Notify:     func() { so.queue.Notify(waiter.EventErr) },
+	})
 	so.rcvlowat.Store(1)
 	so.readDeadline.init()
 	so.writeDeadline.init()
@@ -96,11 +85,11 @@ func (s *Stack) newSocket(domain, typ, proto int, ep tcpip.Endpoint, wq *waiter.
 
 // forward passes netstack's events on to the socket's waiters. Netstack
 // signals EventErr when it queues an ICMP error on a UDP socket (or a TCP
-// socket that is connecting); the error moves to errq first, so a woken
-// waiter finds it there.
+// socket that is connecting); the error moves to the socket's error queue
+// first, so a woken waiter finds it there.
 func (so *Socket) forward(mask waiter.EventMask) {
 	if mask&waiter.EventErr != 0 {
-		so.drainErrors()
+		so.zc.Drain()
 	}
 	so.queue.Notify(mask)
 }
@@ -111,10 +100,11 @@ func (so *Socket) Family() int { return so.family }
 // Type returns SOCK_STREAM or SOCK_DGRAM.
 func (so *Socket) Type() int { return so.stype }
 
-// ErrorQueue returns the socket's error queue. Read it with RecvErr,
-// RecvMsg(MSG_ERRQUEUE) or SendMsg, which first move netstack's pending
-// errors into it and keep SO_ERROR as Linux does.
-func (so *Socket) ErrorQueue() *zerocopy.ErrorQueue { return so.errq }
+// ErrorQueue returns the socket's error queue, for its Len, Dropped and
+// Take. Read it with RecvErr, RecvMsg(MSG_ERRQUEUE) or SendMsg, which
+// first move netstack's pending errors into it and set SO_ERROR as Linux
+// does.
+func (so *Socket) ErrorQueue() *zerocopy.ErrorQueue { return so.zc.ErrorQueue() }
 
 // Endpoint returns the netstack endpoint under the socket.
 func (so *Socket) Endpoint() tcpip.Endpoint { return so.ep }
@@ -145,7 +135,6 @@ func (so *Socket) EventUnregister(e *waiter.Entry) { so.queue.EventUnregister(e)
 // EventErr and EventHUp are reported whether requested or not; EventErr is
 // set while the error queue holds an entry or a socket error is pending.
 func (so *Socket) Readiness(mask waiter.EventMask) waiter.EventMask {
-	so.drainErrors()
 	always := waiter.EventErr | waiter.EventHUp
 	r := so.ep.Readiness(mask|always|waiter.EventRdHUp) & (mask | always | waiter.EventRdHUp)
 	if r&waiter.ReadableEvents != 0 && r&waiter.EventRdHUp == 0 && !so.readable() {
@@ -153,10 +142,7 @@ func (so *Socket) Readiness(mask waiter.EventMask) waiter.EventMask {
 		r &^= waiter.ReadableEvents
 	}
 	r &= mask | always
-	if so.errq.Ready() {
-		r |= waiter.EventErr
-	}
-	return r
+	return r | so.zc.Readiness(waiter.EventErr)
 }
 
 // readable reports whether a stream socket holds SO_RCVLOWAT bytes.
@@ -225,7 +211,7 @@ func (so *Socket) Accept(flags int) (*Socket, netip.AddrPort, error) {
 		}
 	}
 	ns := so.stack.newSocket(so.family, so.stype, so.proto, ep, wq)
-	ns.zerocopy.Store(so.zerocopy.Load())
+	ns.zc.SetZerocopy(so.zc.ZerocopyEnabled())
 	ns.rcvlowat.Store(so.rcvlowat.Load())
 	ns.nonblock.Store(flags&unix.SOCK_NONBLOCK != 0)
 	return ns, ns.sockAddr(peer), nil
@@ -356,6 +342,15 @@ func (so *Socket) fullAddress(addr netip.AddrPort) (tcpip.FullAddress, error) {
 		fa.Addr = tcpip.AddrFromSlice(a.AsSlice())
 	}
 	return fa, nil
+}
+
+// errnoErr returns the errno of a netstack error as an error, nil for
+// none.
+func errnoErr(err tcpip.Error) error {
+	if e := zcsocket.Errno(err); e != 0 {
+		return e
+	}
+	return nil
 }
 
 // addrPort converts a netstack address.

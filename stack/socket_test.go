@@ -255,9 +255,9 @@ func TestRecvErrTruncation(t *testing.T) {
 		Offender: netip.MustParseAddr("127.0.0.1"),
 		Payload:  []byte("payload"),
 	}
-	so.errq.Complete(zerocopy.Completion{Lo: 7, Hi: 9, Copied: true})
-	so.errq.Push(icmp)
-	so.errq.Push(icmp)
+	so.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 7, Hi: 9, Copied: true})
+	so.zc.ErrorQueue().Push(icmp)
+	so.zc.ErrorQueue().Push(icmp)
 	// Popping the completion exposes an ICMP error: SO_ERROR is set.
 	oob := make([]byte, 20)
 	_, oobn, flags, _, err := so.RecvMsg(nil, oob, unix.MSG_ERRQUEUE)

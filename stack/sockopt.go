@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // SetSockOptInt sets an integer option, as setsockopt(2) with a 4-byte int.
@@ -76,7 +78,7 @@ func (so *Socket) setSocketOpt(name int, v int32) error {
 		if v < 0 || v > 1 {
 			return unix.EINVAL
 		}
-		so.zerocopy.Store(v == 1)
+		so.zc.SetZerocopy(v == 1)
 	case unix.SO_SNDBUF:
 		lo, hi := sops.SendBufferLimits()
 		sops.SetSendBufferSize(clampBufSize(uint32(v), lo, hi), true)
@@ -139,7 +141,7 @@ func (so *Socket) setIPOpt(name int, val []byte) error {
 		if v == 0 {
 			// Keep what netstack queued: SetIPv4RecvError(false)
 			// discards it.
-			so.drainErrors()
+			so.zc.Drain()
 		}
 		so.ep.SocketOptions().SetIPv4RecvError(v != 0)
 	default:
@@ -160,7 +162,7 @@ func (so *Socket) setIPv6Opt(name int, v int32) error {
 		sops.SetV6Only(v != 0)
 	case unix.IPV6_RECVERR:
 		if v == 0 {
-			so.drainErrors()
+			so.zc.Drain()
 		}
 		sops.SetIPv6RecvError(v != 0)
 	default:
@@ -226,7 +228,7 @@ func (so *Socket) getSocketOpt(name int) (int, error) {
 	sops := so.ep.SocketOptions()
 	switch name {
 	case unix.SO_ZEROCOPY:
-		return boolInt(so.zerocopy.Load()), nil
+		return boolInt(so.zc.ZerocopyEnabled()), nil
 	case unix.SO_SNDBUF:
 		return int(sops.GetSendBufferSize()), nil
 	case unix.SO_RCVBUF:
@@ -242,8 +244,7 @@ func (so *Socket) getSocketOpt(name int) (int, error) {
 	case unix.SO_BROADCAST:
 		return boolInt(sops.GetBroadcast()), nil
 	case unix.SO_ERROR:
-		so.drainErrors()
-		return int(Errno(so.ep.LastError())), nil
+		return int(zcsocket.Errno(so.ep.LastError())), nil
 	case unix.SO_TYPE:
 		return so.stype, nil
 	case unix.SO_DOMAIN:

@@ -3,7 +3,6 @@ package stack
 import (
 	"net/netip"
 
-	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -12,6 +11,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+
+	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // LoopbackNIC is the id of the loopback NIC that New creates.
@@ -31,8 +32,9 @@ type Options struct {
 // Stack is a gVisor netstack with IPv4, IPv6, TCP, UDP and ICMP, by default
 // with a loopback NIC that holds 127.0.0.1/8 and ::1/128.
 type Stack struct {
-	ns   *tcpipstack.Stack
-	opts Options
+	ns    *tcpipstack.Stack
+	opts  Options
+	stats zerocopy.Stats
 }
 
 // New returns a running stack. Close releases it.
@@ -75,6 +77,11 @@ func (s *Stack) AddNIC(id tcpip.NICID, ep tcpipstack.LinkEndpoint, prefixes ...n
 	return nil
 }
 
+// Stats returns the zerocopy counters of the stack's sockets.
+func (s *Stack) Stats() *zerocopy.Stats {
+	return &s.stats
+}
+
 // Netstack returns the underlying gVisor stack, to add routes, link
 // endpoints or protocol options that Stack does not cover.
 func (s *Stack) Netstack() *tcpipstack.Stack {
@@ -85,32 +92,4 @@ func (s *Stack) Netstack() *tcpipstack.Stack {
 func (s *Stack) Close() {
 	s.ns.Close()
 	s.ns.Wait()
-}
-
-// transport returns the netstack numbers for a socket(2) triple, with the
-// errnos of Linux's inet_create and inet6_create.
-func transport(domain, typ, proto int) (tcpip.NetworkProtocolNumber, tcpip.TransportProtocolNumber, int, error) {
-	var netProto tcpip.NetworkProtocolNumber
-	switch domain {
-	case unix.AF_INET:
-		netProto = ipv4.ProtocolNumber
-	case unix.AF_INET6:
-		netProto = ipv6.ProtocolNumber
-	default:
-		return 0, 0, 0, unix.EAFNOSUPPORT
-	}
-	switch typ {
-	case unix.SOCK_STREAM:
-		if proto != 0 && proto != unix.IPPROTO_TCP {
-			return 0, 0, 0, unix.EPROTONOSUPPORT
-		}
-		return netProto, tcp.ProtocolNumber, unix.IPPROTO_TCP, nil
-	case unix.SOCK_DGRAM:
-		if proto != 0 && proto != unix.IPPROTO_UDP {
-			return 0, 0, 0, unix.EPROTONOSUPPORT
-		}
-		return netProto, udp.ProtocolNumber, unix.IPPROTO_UDP, nil
-	default:
-		return 0, 0, 0, unix.ESOCKTNOSUPPORT
-	}
 }

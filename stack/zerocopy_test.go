@@ -167,7 +167,7 @@ func TestZerocopyIDs(t *testing.T) {
 			}
 			// The next zerocopy send takes the next id.
 			next := uint32(len(tc.wantIDs))
-			if got := so.sender.NextID(); got != next {
+			if got := so.zc.NextID(); got != next {
 				t.Errorf("next id = %d, want %d", got, next)
 			}
 		})
@@ -185,7 +185,7 @@ func TestTCPSendUnconnected(t *testing.T) {
 	if _, _, err := so.SendMsg([][]byte{[]byte("x")}, bad, netip.AddrPort{}, unix.MSG_ZEROCOPY); err != unix.EPIPE {
 		t.Errorf("SendMsg = %v, want EPIPE", err)
 	}
-	if got := so.sender.NextID(); got != 0 {
+	if got := so.zc.NextID(); got != 0 {
 		t.Errorf("next id = %d", got)
 	}
 }
@@ -223,7 +223,7 @@ func fillQueue(t *testing.T, s *Stack, family int) *Socket {
 func queueString(so *Socket) string {
 	var es []zerocopy.Entry
 	for {
-		e, ok := so.errq.Pop()
+		e, ok := so.zc.ErrorQueue().Pop()
 		if !ok {
 			break
 		}
@@ -239,7 +239,7 @@ func queueString(so *Socket) string {
 		} else {
 			b.WriteString("icmp")
 		}
-		so.errq.Push(e)
+		so.zc.ErrorQueue().Push(e)
 	}
 	return b.String()
 }
@@ -290,9 +290,9 @@ func TestSCMZCNotificationEINVAL(t *testing.T) {
 			if !tc.dgram {
 				so, peer, _ = tcpPair(t, s, unix.AF_INET)
 				// Give the TCP socket the same queue shape.
-				so.errq.Complete(zerocopy.Completion{Lo: 0, Hi: 0, Copied: true})
-				so.errq.Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.ECONNREFUSED), Origin: unix.SO_EE_ORIGIN_ICMP}})
-				so.errq.Complete(zerocopy.Completion{Lo: 1, Hi: 1, Copied: true})
+				so.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 0, Hi: 0, Copied: true})
+				so.zc.ErrorQueue().Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.ECONNREFUSED), Origin: unix.SO_EE_ORIGIN_ICMP}})
+				so.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 1, Hi: 1, Copied: true})
 				setInt(t, so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 			}
 			if tc.zcOff {
@@ -402,8 +402,8 @@ func TestZeroLengthFetchTCP(t *testing.T) {
 	if got := fmt.Sprint(completionsOf(t, oob[:oobn])); got != "[{0 2 true}]" {
 		t.Errorf("completions %s", got)
 	}
-	if c.errq.Len() != 0 || c.sender.NextID() != 3 {
-		t.Errorf("queue %d entries, next id %d", c.errq.Len(), c.sender.NextID())
+	if c.zc.ErrorQueue().Len() != 0 || c.zc.NextID() != 3 {
+		t.Errorf("queue %d entries, next id %d", c.zc.ErrorQueue().Len(), c.zc.NextID())
 	}
 	if got := recvFull(t, srv, 9); string(got) != "abcabcabc" {
 		t.Errorf("received %q", got)
@@ -468,9 +468,9 @@ func TestRequeueOnFailedSend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.errq.Complete(zerocopy.Completion{Lo: 0, Hi: 0, Copied: true})
-	c.errq.Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EHOSTUNREACH), Origin: unix.SO_EE_ORIGIN_ICMP}})
-	c.errq.Complete(zerocopy.Completion{Lo: 1, Hi: 1, Copied: true})
+	c.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 0, Hi: 0, Copied: true})
+	c.zc.ErrorQueue().Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EHOSTUNREACH), Origin: unix.SO_EE_ORIGIN_ICMP}})
+	c.zc.ErrorQueue().Complete(zerocopy.Completion{Lo: 1, Hi: 1, Copied: true})
 	oob := zcOOB(4)
 	orig := bytes.Clone(oob)
 	if _, _, err := c.SendMsg([][]byte{[]byte("x")}, oob, netip.AddrPort{}, unix.MSG_ZEROCOPY|unix.MSG_DONTWAIT); err != unix.EAGAIN {
@@ -482,7 +482,7 @@ func TestRequeueOnFailedSend(t *testing.T) {
 	if got := queueString(c); got != "c0-0 c1-1 icmp" {
 		t.Errorf("queue %q", got)
 	}
-	if c.sender.NextID() != 0 {
+	if c.zc.NextID() != 0 {
 		t.Errorf("failed send took an id")
 	}
 	if err := c.Shutdown(unix.SHUT_WR); err != nil {
@@ -577,7 +577,7 @@ func TestENOBUFS(t *testing.T) {
 	c, srv, _ := tcpPair(t, s, unix.AF_INET)
 	setInt(t, c, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 	send(t, c, []byte("a"), unix.MSG_ZEROCOPY) // id 0
-	c.errq.Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EHOSTUNREACH), Origin: unix.SO_EE_ORIGIN_ICMP}})
+	c.zc.ErrorQueue().Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EHOSTUNREACH), Origin: unix.SO_EE_ORIGIN_ICMP}})
 	if _, _, err := c.SendMsg([][]byte{[]byte("b")}, nil, netip.AddrPort{}, unix.MSG_ZEROCOPY); err != unix.ENOBUFS {
 		t.Fatalf("zerocopy send on a full queue = %v, want ENOBUFS", err)
 	}

@@ -1,6 +1,11 @@
 package syscalls
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // ABI selects the layout of the guest's structures.
 type ABI uint8
@@ -61,24 +66,83 @@ type layout struct {
 	mmsghdrSize, offMsgLen                 int
 	iovecSize                              int
 	cmsgHdrSize, cmsgAlign                 int
+	offCmsgLevel, offCmsgType              int
 	maxAddr                                uint64 // access_ok limit (TASK_SIZE_MAX)
 }
 
+// The compat structures of include/net/compat.h, as 32-bit programs lay
+// them out: every field 4 bytes, no padding.
+type (
+	compatMsghdr struct {
+		Name       uint32
+		Namelen    uint32
+		Iov        uint32
+		Iovlen     uint32
+		Control    uint32
+		Controllen uint32
+		Flags      uint32
+	}
+	compatMmsghdr struct {
+		Hdr compatMsghdr
+		Len uint32
+	}
+	compatIovec struct {
+		Base uint32
+		Len  uint32
+	}
+	compatCmsghdr struct {
+		Len   uint32
+		Level int32
+		Type  int32
+	}
+)
+
+// The 64-bit layout is x/sys/unix's, which this package requires to be the
+// LP64 one (64-bit hosts only, as gVisor).
+var (
+	_ [unix.SizeofMsghdr - 56]byte
+	_ [56 - unix.SizeofMsghdr]byte
+)
+
 var layouts = [...]layout{
 	ABI64: {
-		msghdrSize: 56, offName: 0, offNamelen: 8, offIov: 16, offIovlen: 24,
-		offControl: 32, offControllen: 40, offFlags: 48, word: 8,
-		mmsghdrSize: 64, offMsgLen: 56, iovecSize: 16,
-		cmsgHdrSize: 16, cmsgAlign: 8,
+		msghdrSize:    unix.SizeofMsghdr,
+		offName:       int(unsafe.Offsetof(unix.Msghdr{}.Name)),
+		offNamelen:    int(unsafe.Offsetof(unix.Msghdr{}.Namelen)),
+		offIov:        int(unsafe.Offsetof(unix.Msghdr{}.Iov)),
+		offIovlen:     int(unsafe.Offsetof(unix.Msghdr{}.Iovlen)),
+		offControl:    int(unsafe.Offsetof(unix.Msghdr{}.Control)),
+		offControllen: int(unsafe.Offsetof(unix.Msghdr{}.Controllen)),
+		offFlags:      int(unsafe.Offsetof(unix.Msghdr{}.Flags)),
+		word:          int(unsafe.Sizeof(unix.Msghdr{}.Controllen)),
+		mmsghdrSize:   int(unsafe.Sizeof(unix.Mmsghdr{})),
+		offMsgLen:     int(unsafe.Offsetof(unix.Mmsghdr{}.Len)),
+		iovecSize:     unix.SizeofIovec,
+		cmsgHdrSize:   unix.SizeofCmsghdr,
+		cmsgAlign:     int(unsafe.Sizeof(unix.Cmsghdr{}.Len)),
+		offCmsgLevel:  int(unsafe.Offsetof(unix.Cmsghdr{}.Level)),
+		offCmsgType:   int(unsafe.Offsetof(unix.Cmsghdr{}.Type)),
 		// x86-64 with 4-level page tables: (1 << 47) - PAGE_SIZE.
 		maxAddr: 0x7ffffffff000,
 	},
 	ABICompat: {
-		msghdrSize: 28, offName: 0, offNamelen: 4, offIov: 8, offIovlen: 12,
-		offControl: 16, offControllen: 20, offFlags: 24, word: 4,
-		mmsghdrSize: 32, offMsgLen: 28, iovecSize: 8,
-		cmsgHdrSize: 12, cmsgAlign: 4,
-		maxAddr: 0x7ffffffff000,
+		msghdrSize:    int(unsafe.Sizeof(compatMsghdr{})),
+		offName:       int(unsafe.Offsetof(compatMsghdr{}.Name)),
+		offNamelen:    int(unsafe.Offsetof(compatMsghdr{}.Namelen)),
+		offIov:        int(unsafe.Offsetof(compatMsghdr{}.Iov)),
+		offIovlen:     int(unsafe.Offsetof(compatMsghdr{}.Iovlen)),
+		offControl:    int(unsafe.Offsetof(compatMsghdr{}.Control)),
+		offControllen: int(unsafe.Offsetof(compatMsghdr{}.Controllen)),
+		offFlags:      int(unsafe.Offsetof(compatMsghdr{}.Flags)),
+		word:          int(unsafe.Sizeof(compatMsghdr{}.Controllen)),
+		mmsghdrSize:   int(unsafe.Sizeof(compatMmsghdr{})),
+		offMsgLen:     int(unsafe.Offsetof(compatMmsghdr{}.Len)),
+		iovecSize:     int(unsafe.Sizeof(compatIovec{})),
+		cmsgHdrSize:   int(unsafe.Sizeof(compatCmsghdr{})),
+		cmsgAlign:     int(unsafe.Sizeof(compatCmsghdr{}.Len)),
+		offCmsgLevel:  int(unsafe.Offsetof(compatCmsghdr{}.Level)),
+		offCmsgType:   int(unsafe.Offsetof(compatCmsghdr{}.Type)),
+		maxAddr:       0x7ffffffff000,
 	},
 }
 
@@ -112,19 +176,12 @@ func (l *layout) align(n uint64) uint64 {
 	return (n + a - 1) &^ (a - 1)
 }
 
-// CmsgLen returns CMSG_LEN(n) for the ABI.
-func (a ABI) CmsgLen(n int) int {
-	return a.layout().cmsgHdrSize + n
+// cmsgLen returns CMSG_LEN(n).
+func (l *layout) cmsgLen(n int) int {
+	return l.cmsgHdrSize + n
 }
 
-// CmsgSpace returns CMSG_SPACE(n) for the ABI.
-func (a ABI) CmsgSpace(n int) int {
-	l := a.layout()
+// cmsgSpace returns CMSG_SPACE(n).
+func (l *layout) cmsgSpace(n int) int {
 	return l.cmsgHdrSize + int(l.align(uint64(n)))
 }
-
-// MsghdrSize returns sizeof(struct msghdr) for the ABI.
-func (a ABI) MsghdrSize() int { return a.layout().msghdrSize }
-
-// MMsghdrSize returns sizeof(struct mmsghdr) for the ABI.
-func (a ABI) MMsghdrSize() int { return a.layout().mmsghdrSize }

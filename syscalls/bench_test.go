@@ -26,7 +26,7 @@ func BenchmarkSendMsg(b *testing.B) {
 				m.control, m.controllen = g.put(c), uint64(len(c))
 			}
 			hdr := g.put(g.msghdr(m))
-			q := zerocopy.NewErrorQueue(0, nil)
+			q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 			c := &Call{Mem: g.mem, Sock: &fakeSocket{family: unix.AF_INET, zc: true, q: q}}
 			send := func(s *Send) (int, error) { return int(s.Len), nil }
 			b.ReportAllocs()

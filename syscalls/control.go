@@ -75,21 +75,69 @@ func readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*control, error
 	if err := copyIn(mem, hostarch.Addr(h.control), c.buf); err != nil {
 		return nil, err
 	}
-	hdr := l.cmsgHdrSize
-	for off := 0; off+hdr <= n; {
-		clen := binary.LittleEndian.Uint64(c.buf[off:])
-		if clen < uint64(hdr) || clen > uint64(n-off) {
-			return nil, unix.EINVAL
-		}
-		c.msgs = append(c.msgs, cmsg{
-			off:   off,
-			len:   clen,
-			level: int32(binary.LittleEndian.Uint32(c.buf[off+8:])),
-			typ:   int32(binary.LittleEndian.Uint32(c.buf[off+12:])),
-		})
-		off += int(l.align(clen))
+	err := l.walk(c.buf, func(m cmsg) error {
+		c.msgs = append(c.msgs, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// walk calls fn for each message of buf, a control buffer in l's layout, in
+// order, as Linux walks a 64-bit sendmsg's (for_each_cmsghdr with CMSG_OK):
+// messages are read while a header fits, and a cmsg_len shorter than the
+// header or running past buf is EINVAL. It stops at fn's first error and
+// returns it.
+func (l *layout) walk(buf []byte, fn func(m cmsg) error) error {
+	hdr := l.cmsgHdrSize
+	for off := 0; off+hdr <= len(buf); {
+		m := l.cmsgAt(buf, off)
+		if m.len < uint64(hdr) || m.len > uint64(len(buf)-off) {
+			return unix.EINVAL
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		off += int(l.align(m.len))
+	}
+	return nil
+}
+
+// cmsgAt decodes the header at off in buf, which holds one.
+func (l *layout) cmsgAt(buf []byte, off int) cmsg {
+	b := buf[off:]
+	return cmsg{
+		off:   off,
+		len:   l.getWord(b),
+		level: int32(binary.LittleEndian.Uint32(b[l.offCmsgLevel:])),
+		typ:   int32(binary.LittleEndian.Uint32(b[l.offCmsgType:])),
+	}
+}
+
+// putCmsgHeader writes a header with cmsg_len cmlen at the start of b.
+func (l *layout) putCmsgHeader(b []byte, cmlen uint64, level, typ int32) {
+	l.putWord(b, cmlen)
+	binary.LittleEndian.PutUint32(b[l.offCmsgLevel:], uint32(level))
+	binary.LittleEndian.PutUint32(b[l.offCmsgType:], uint32(typ))
+}
+
+// fitCmsg is put_cmsg's arithmetic for a message of dataLen bytes written
+// with left bytes of buffer left: ok is false if not even the header fits
+// (nothing is written); cmlen is the cmsg_len written, the whole message or
+// what fits; adv is how far the buffer advances, CMSG_SPACE(dataLen) or
+// what is left; trunc reports MSG_CTRUNC.
+func (l *layout) fitCmsg(dataLen int, left uint64) (cmlen, adv uint64, trunc, ok bool) {
+	hdr := uint64(l.cmsgHdrSize)
+	if left < hdr {
+		return 0, 0, true, false
+	}
+	cmlen = hdr + uint64(dataLen)
+	if left < cmlen {
+		cmlen, trunc = left, true
+	}
+	return cmlen, min(uint64(l.cmsgSpace(dataLen)), left), trunc, true
 }
 
 // readCompatControl is readControl for compat callers.
@@ -129,8 +177,7 @@ func readCompatControl(mem Memory, l *layout, addr hostarch.Addr, n, optmemMax i
 			return nil, err
 		}
 		copy(c.buf[m.off:], b)
-		m.level = int32(binary.LittleEndian.Uint32(b[4:]))
-		m.typ = int32(binary.LittleEndian.Uint32(b[8:]))
+		*m = l.cmsgAt(c.buf, m.off)
 	}
 	return c, nil
 }
@@ -203,27 +250,62 @@ type cmsgWriter struct {
 // and sets ctrunc. It advances by CMSG_SPACE(len(data)), at most the space
 // left. A fault is EFAULT and advances nothing.
 func (w *cmsgWriter) put(level, typ int32, data []byte) error {
-	hdr := uint64(w.l.cmsgHdrSize)
-	if w.addr == 0 || w.left < hdr {
+	cmlen, adv, trunc, ok := w.l.fitCmsg(len(data), w.left)
+	if w.addr == 0 || !ok {
 		w.ctrunc = true
 		return nil
 	}
-	cmlen := hdr + uint64(len(data))
-	if w.left < cmlen {
-		w.ctrunc = true
-		cmlen = w.left
-	}
+	w.ctrunc = w.ctrunc || trunc
 	b := make([]byte, cmlen)
-	w.l.putWord(b, cmlen)
-	binary.LittleEndian.PutUint32(b[w.l.word:], uint32(level))
-	binary.LittleEndian.PutUint32(b[w.l.word+4:], uint32(typ))
-	copy(b[hdr:], data)
+	w.l.putCmsgHeader(b, cmlen, level, typ)
+	copy(b[w.l.cmsgHdrSize:], data)
 	if err := copyOut(w.mem, hostarch.Addr(w.addr), b); err != nil {
 		return err
 	}
-	adv := min(hdr+w.l.align(uint64(len(data))), w.left)
 	w.addr += adv
 	w.left -= adv
 	w.used += adv
 	return nil
+}
+
+// WalkCmsgs calls fn with the level, type and data (cmsg_len minus the
+// header; it aliases buf) of each message of buf, a control buffer in the
+// layout of 64-bit programs, the host's, in order. It walks buf as Linux
+// walks the control buffer of a sendmsg (for_each_cmsghdr with CMSG_OK):
+// messages are read while a header fits, and a cmsg_len shorter than the
+// header or running past buf is EINVAL. It stops at fn's first error and
+// returns it.
+func WalkCmsgs(buf []byte, fn func(level, typ int32, data []byte) error) error {
+	l := ABI64.layout()
+	return l.walk(buf, func(m cmsg) error {
+		return fn(m.level, m.typ, buf[m.off+l.cmsgHdrSize:m.off+int(m.len)])
+	})
+}
+
+// PutCmsg writes a control message at the start of b, in the layout of
+// 64-bit programs, as Linux's put_cmsg writes one into a receive's control
+// buffer of len(b) bytes: a b shorter than a header gets nothing, a b too
+// short for the data gets what fits with cmsg_len saying so, and trunc then
+// reports MSG_CTRUNC. It returns how far the buffer advances:
+// CMSG_SPACE(len(data)), at most len(b). data may overlap b.
+func PutCmsg(b []byte, level, typ int32, data []byte) (used int, trunc bool) {
+	l := ABI64.layout()
+	cmlen, adv, trunc, ok := l.fitCmsg(len(data), uint64(len(b)))
+	if !ok {
+		return 0, true
+	}
+	copy(b[l.cmsgHdrSize:cmlen], data)
+	l.putCmsgHeader(b, cmlen, level, typ)
+	return int(adv), trunc
+}
+
+// AppendCmsg appends a control message holding data, padded to
+// CMSG_SPACE(len(data)), in the layout of 64-bit programs.
+func AppendCmsg(b []byte, level, typ int32, data []byte) []byte {
+	l := ABI64.layout()
+	n := len(b)
+	b = append(b, make([]byte, l.cmsgSpace(len(data)))...)
+	l.putCmsgHeader(b[n:], uint64(l.cmsgLen(len(data))), level, typ)
+	copy(b[n+l.cmsgHdrSize:], data)
+	return b
 }

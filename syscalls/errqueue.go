@@ -44,14 +44,16 @@ func (c *Call) RecvErrQueue(msgAddr hostarch.Addr, flags uint32) (int, error) {
 // RecvMMsgErrQueue performs recvmmsg(2) with MSG_ERRQUEUE for vlen
 // mmsghdrs at vecAddr as do_recvmmsg does: each message is RecvErrQueue's
 // (MSG_WAITFORONE is dropped from the flags it sees) and gets its msg_len;
-// it stops at the first error. It returns the number of messages received,
-// or the error if there were none. If it returns n > 0 with an error, that
-// error is not EAGAIN and is what Linux stores as the socket's pending
-// error (sk_err, SO_ERROR) for the next call; the caller must do so.
-// Timeouts are the caller's: this never blocks. If a msg_len cannot be
-// written, Linux has consumed that message's entry; it goes back to the
-// front of the queue instead.
-func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+// it stops at the first error, and after each message if expired (the
+// timeout, which the caller reads, checks and writes back as
+// __sys_recvmmsg does) is not nil and returns true. It returns the number
+// of messages received, or the error if there were none. If it returns
+// n > 0 with an error, that error is not EAGAIN and is what Linux stores as
+// the socket's pending error (sk_err, SO_ERROR) for the next call; the
+// caller must do so. It never blocks. If a msg_len cannot be written, Linux
+// has consumed that message's entry; it goes back to the front of the
+// queue instead.
+func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expired func() bool) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
@@ -71,6 +73,9 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32) (int,
 			break
 		}
 		got++
+		if expired != nil && expired() {
+			break
+		}
 	}
 	if got > 0 && err == unix.EAGAIN {
 		err = nil

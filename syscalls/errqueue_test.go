@@ -78,7 +78,7 @@ func TestRecvErrQueueEntries(t *testing.T) {
 			t.Run(abi.String()+"/"+tt.name, func(t *testing.T) {
 				g := newGuest(t, abi)
 				hdr, name, d1, d2, ctl := recvSetup(g)
-				q := zerocopy.NewErrorQueue(0, nil)
+				q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 				q.Push(tt.e)
 				c := &Call{Mem: g.mem, ABI: abi, Sock: &fakeSocket{family: tt.family, q: q}}
 				n, err := c.RecvErrQueue(hdr, unix.MSG_ERRQUEUE)
@@ -101,12 +101,12 @@ func TestRecvErrQueueEntries(t *testing.T) {
 				}
 				payload := append(eeBytes, tt.offender...)
 				// put_cmsg writes CMSG_LEN bytes and advances CMSG_SPACE.
-				want := g.cmsg(level, typ, payload)[:abi.CmsgLen(len(payload))]
+				want := g.cmsg(level, typ, payload)[:abi.layout().cmsgLen(len(payload))]
 				if got := g.mem.read(ctl, len(want)+1); !bytes.Equal(got, append(want, 0xaa)) {
 					t.Errorf("control\n%x, want\n%x", got, want)
 				}
-				if got := lay.getWord(hb[lay.offControllen:]); got != uint64(abi.CmsgSpace(len(payload))) {
-					t.Errorf("controllen %d, want %d", got, abi.CmsgSpace(len(payload)))
+				if got := lay.getWord(hb[lay.offControllen:]); got != uint64(abi.layout().cmsgSpace(len(payload))) {
+					t.Errorf("controllen %d, want %d", got, abi.layout().cmsgSpace(len(payload)))
 				}
 				if got := binary.LittleEndian.Uint32(hb[lay.offFlags:]); got != tt.flags {
 					t.Errorf("flags %#x, want %#x", got, tt.flags)
@@ -141,7 +141,7 @@ func TestRecvErrQueueRequeue(t *testing.T) {
 		for _, abi := range []ABI{ABI64, ABICompat} {
 			t.Run(abi.String()+"/"+tt.name, func(t *testing.T) {
 				g := newGuest(t, abi)
-				q := zerocopy.NewErrorQueue(0, nil)
+				q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 				q.Complete(c1)
 				q.Complete(zerocopy.Completion{Lo: 10, Hi: 10})
 				c := &Call{Mem: g.mem, ABI: abi, Sock: &fakeSocket{family: unix.AF_INET, q: q}}
@@ -163,7 +163,7 @@ func TestRecvErrQueueNoQueue(t *testing.T) {
 	if _, err := c.RecvErrQueue(hdr, unix.MSG_ERRQUEUE); err != unix.EAGAIN {
 		t.Errorf("got %v, want EAGAIN", err)
 	}
-	if _, err := c.RecvMMsgErrQueue(g.put(mmsgVec(g, 1, nil)), 1, unix.MSG_ERRQUEUE); err != unix.EAGAIN {
+	if _, err := c.RecvMMsgErrQueue(g.put(mmsgVec(g, 1, nil)), 1, unix.MSG_ERRQUEUE, nil); err != unix.EAGAIN {
 		t.Errorf("recvmmsg: got %v, want EAGAIN", err)
 	}
 }
@@ -237,7 +237,7 @@ func TestRecvErrQueueFaults(t *testing.T) {
 			t.Run(abi.String()+"/"+tt.name, func(t *testing.T) {
 				g := newGuest(t, abi)
 				mem, hdr := tt.setup(g)
-				q := zerocopy.NewErrorQueue(0, nil)
+				q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 				q.Push(tt.entry)
 				c := &Call{Mem: mem, ABI: abi, Sock: &fakeSocket{family: unix.AF_INET, q: q}}
 				_, err := c.RecvErrQueue(hdr, unix.MSG_ERRQUEUE)
@@ -260,10 +260,10 @@ func TestRecvMMsgMsgLenFault(t *testing.T) {
 	g.mem.mapRange(vec, len(b), false)
 	g.mem.write(vec, b)
 	g.mem.protect(vec+hostarch.Addr(ABI64.layout().offMsgLen), true)
-	q := zerocopy.NewErrorQueue(0, nil)
+	q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 	q.Complete(zerocopy.Completion{Lo: 1, Hi: 1})
 	c := &Call{Mem: g.mem, Sock: &fakeSocket{family: unix.AF_INET, q: q}}
-	if n, err := c.RecvMMsgErrQueue(vec, 2, unix.MSG_ERRQUEUE); n != 0 || err != unix.EFAULT {
+	if n, err := c.RecvMMsgErrQueue(vec, 2, unix.MSG_ERRQUEUE, nil); n != 0 || err != unix.EFAULT {
 		t.Errorf("got (%d, %v), want EFAULT", n, err)
 	}
 	if q.Len() != 1 {

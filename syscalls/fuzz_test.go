@@ -155,7 +155,7 @@ func FuzzSendMsg(f *testing.F) {
 		// The copy-back writes msg_flags and msg_controllen after the
 		// messages: if the buffers overlap, the messages cannot be read
 		// back.
-		if end := m.control + hostarch.Addr(min(m.controllen, fuzzSize)); m.control < hdr+hostarch.Addr(abi.MsghdrSize()) && end > hdr {
+		if end := m.control + hostarch.Addr(min(m.controllen, fuzzSize)); m.control < hdr+hostarch.Addr(abi.layout().msghdrSize) && end > hdr {
 			return
 		}
 		var got []zerocopy.Completion
@@ -240,7 +240,7 @@ func FuzzRecvErrQueue(f *testing.F) {
 		g := &guest{t: t, mem: fuzzMem(mem), abi: abi}
 		hdr := hostarch.Addr(fuzzBase + 0x40)
 		g.mem.write(hdr, g.msghdr(fuzzMsg(nameOff, namelen, iovOff, iovlen, ctlOff, ctlLen, 0)))
-		q := zerocopy.NewErrorQueue(0, nil)
+		q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 		if icmp {
 			q.Push(icmpEntry(compat))
 		}

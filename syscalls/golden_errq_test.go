@@ -58,7 +58,7 @@ func runErrqCase(t *testing.T, abi ABI, l *goldenLine) errqResult {
 	t.Helper()
 	f := l.fields
 	v6 := strings.HasPrefix(l.name, "errq.v6.")
-	sock := &fakeSocket{family: unix.AF_INET, zc: true, q: zerocopy.NewErrorQueue(0, nil)}
+	sock := &fakeSocket{family: unix.AF_INET, zc: true, q: zerocopy.NewErrorQueue(zerocopy.QueueConfig{})}
 	if v6 {
 		sock.family = unix.AF_INET6
 	}

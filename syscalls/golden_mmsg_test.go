@@ -49,7 +49,7 @@ func TestGoldenSendmmsg(t *testing.T) {
 			return g.put(mmsgVec(g, 3, bad)), 3, 0
 		},
 		"sendmmsg.first_bad": func(g *guest) (hostarch.Addr, uint32, uint32) {
-			return g.put(mmsgVec(g, 3, bad)) + hostarch.Addr(g.abi.MMsghdrSize()), 2, 0
+			return g.put(mmsgVec(g, 3, bad)) + hostarch.Addr(g.abi.layout().mmsghdrSize), 2, 0
 		},
 		"sendmmsg.hole": func(g *guest) (hostarch.Addr, uint32, uint32) { return g.hole(), 1, 0 },
 		"sendmmsg.flag_cmsg_compat": func(g *guest) (hostarch.Addr, uint32, uint32) {
@@ -93,7 +93,7 @@ func TestGoldenRecvmmsg(t *testing.T) {
 		t.Run(abi.String(), func(t *testing.T) {
 			for _, l := range golden(t, abi, "recvmmsg.") {
 				v6 := strings.HasPrefix(l.name, "recvmmsg.v6.")
-				sock := &fakeSocket{family: unix.AF_INET, q: zerocopy.NewErrorQueue(0, nil)}
+				sock := &fakeSocket{family: unix.AF_INET, q: zerocopy.NewErrorQueue(zerocopy.QueueConfig{})}
 				if v6 {
 					sock.family = unix.AF_INET6
 				}
@@ -122,7 +122,7 @@ func TestGoldenRecvmmsg(t *testing.T) {
 					}))
 				}
 				c := &Call{Mem: g.mem, ABI: abi, Sock: sock}
-				n, err := c.RecvMMsgErrQueue(vec, vlen, flags)
+				n, err := c.RecvMMsgErrQueue(vec, vlen, flags, nil)
 				if _, ok := l.fields["so_error"]; ok && n > 0 && l.int(t, "so_error") != 0 {
 					soErr := l.int(t, "so_error")
 					// Linux returns the count and leaves the error in

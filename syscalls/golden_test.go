@@ -153,7 +153,7 @@ func TestGoldenLayout(t *testing.T) {
 				}
 				if strings.HasPrefix(l.name, "cmsg.n=") {
 					n := int(l.int(t, "n"))
-					checks = map[string]int{"len": abi.CmsgLen(n), "space": abi.CmsgSpace(n)}
+					checks = map[string]int{"len": abi.layout().cmsgLen(n), "space": abi.layout().cmsgSpace(n)}
 				}
 				for k, v := range checks {
 					if k == "layout.sizeof_long" {
@@ -287,15 +287,15 @@ func sendCases(abi ABI) map[string]sendCase {
 		}),
 		"send.two_cmsgs": with(func(b *base) {
 			c := append(b.g.cmsgLen(uint64(hdr+1), 1000, 0, []byte{0}), b.g.cmsgLen(uint64(hdr), 1000, 0, nil)...)
-			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.CmsgSpace(1)+hdr)
+			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.layout().cmsgSpace(1)+hdr)
 		}),
 		"send.two_cmsgs_second_too_long": with(func(b *base) {
 			c := append(b.g.cmsgLen(uint64(hdr+1), 1000, 0, []byte{0}), b.g.cmsgLen(uint64(hdr+1), 1000, 0, []byte{0})...)
-			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.CmsgSpace(1)+hdr)
+			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.layout().cmsgSpace(1)+hdr)
 		}),
 		"send.scm_zc_notification_host": with(func(b *base) {
 			c := b.g.cmsg(unix.SOL_SOCKET, zerocopy.SCMZCNotification, make([]byte, 4))
-			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.CmsgSpace(4))
+			b.m.control, b.m.controllen = b.g.put(c), uint64(abi.layout().cmsgSpace(4))
 		}),
 		"send.flag_cmsg_compat": func(g *guest) (hostarch.Addr, uint32) {
 			b := setup(g)

@@ -110,7 +110,7 @@ func (g *guest) iovecs(pairs ...uint64) []byte {
 // cmsg encodes a control message with cmsg_len = header + len(data),
 // padded to the alignment.
 func (g *guest) cmsg(level, typ int32, data []byte) []byte {
-	return g.cmsgLen(uint64(g.abi.CmsgLen(len(data))), level, typ, data)
+	return g.cmsgLen(uint64(g.abi.layout().cmsgLen(len(data))), level, typ, data)
 }
 
 // cmsgLen encodes a control message with the given cmsg_len, padded.

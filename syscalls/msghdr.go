@@ -117,6 +117,18 @@ func importIovecs(mem Memory, abi ABI, addr hostarch.Addr, n int) ([]hostarch.Ad
 	return iov, int64(total), nil
 }
 
+// ImportBuffer checks a single buffer of a 64-bit caller as Linux's
+// import_ubuf does for recvfrom and sendto: its length is truncated to
+// MaxRWCount, and a range that leaves the user address range (access_ok) is
+// EFAULT, before any other check of the call. It returns the range.
+func ImportBuffer(addr hostarch.Addr, n uint64) (hostarch.AddrRange, error) {
+	n = min(n, MaxRWCount)
+	if !ABI64.layout().accessOK(uint64(addr), n) {
+		return hostarch.AddrRange{}, unix.EFAULT
+	}
+	return hostarch.AddrRange{Start: addr, End: addr + hostarch.Addr(n)}, nil
+}
+
 // accessOK is x86-64's access_ok: the range ends within the user address
 // range and does not wrap.
 func (l *layout) accessOK(base, n uint64) bool {

@@ -85,18 +85,24 @@ func (c *Call) checkFlags(flags uint32) error {
 // SendMsg performs sendmsg(2) for the msghdr at msgAddr with the
 // SCM_ZC_NOTIFICATION series: it reads and checks the message in Linux's
 // order (see readMsghdr, importMsg and readControl for the errnos),
-// validates each SCM_ZC_NOTIFICATION message (EINVAL if SO_ZEROCOPY is off
-// or on an RDS socket, then zerocopy.ParseZCInfo) before anything is sent,
-// takes completions from the error queue for them, calls send, and after a
-// successful send writes the filled messages back into msg_control and
-// msg_controllen and msg_flags into the msghdr (copyBack). If send fails or
-// the write-back faults, the completions go back to the front of the queue.
+// validates each SCM_ZC_NOTIFICATION message (zerocopy.Notify.Add: EINVAL
+// if SO_ZEROCOPY is off, then the zc_info rules; and EINVAL on an RDS
+// socket) before anything is sent, takes completions from the error queue
+// for them, calls send, and after a successful send writes the filled
+// messages back into msg_control and msg_controllen and msg_flags into the
+// msghdr (copyBack). If send fails or the write-back faults, the
+// completions go back to the front of the queue.
 func (c *Call) SendMsg(msgAddr hostarch.Addr, flags uint32, send SendFunc) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
-	n, _, _, err := c.sendOne(msgAddr, flags, 0, send)
-	return n, err
+	tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
+	n, _, err := c.sendOne(msgAddr, flags, 0, &tx, send)
+	if err != nil {
+		return 0, err
+	}
+	tx.Commit()
+	return n, nil
 }
 
 // SendMMsg performs sendmmsg(2) for vlen mmsghdrs at vecAddr as
@@ -122,16 +128,18 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 			f = flags
 		}
 		entry := vecAddr + hostarch.Addr(sent*l.mmsghdrSize)
-		n, left, taken, serr := c.sendOne(entry, f, unix.MSG_EOR, send)
+		tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
+		n, left, serr := c.sendOne(entry, f, unix.MSG_EOR, &tx, send)
 		if err = serr; err != nil {
 			break
 		}
 		var lenBuf [4]byte
 		binary.LittleEndian.PutUint32(lenBuf[:], uint32(n))
 		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), lenBuf[:]); err != nil {
-			c.requeue(taken)
+			tx.Abort()
 			break
 		}
+		tx.Commit()
 		sent++
 		if left {
 			break
@@ -143,21 +151,22 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 	return 0, err
 }
 
-// sendOne is ___sys_sendmsg plus the series' copy-back for one msghdr. It
-// returns the bytes sent, whether data was left unsent and the completions
-// it delivered; allowed is allowed_msghdr_flags.
-func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, send SendFunc) (n int, left bool, taken []zerocopy.Completion, err error) {
+// sendOne is ___sys_sendmsg plus the series' copy-back for one msghdr, with
+// tx the message's notification. It returns the bytes sent and whether data
+// was left unsent; allowed is allowed_msghdr_flags. On success the caller
+// commits tx, or aborts it if it then fails.
+func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocopy.Notify, send SendFunc) (n int, left bool, err error) {
 	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, err
 	}
 	name, iov, total, err := importMsg(c.Mem, c.ABI, &h, true)
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, err
 	}
 	ctl, err := readControl(c.Mem, c.ABI, &h, c.optmemMax())
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, err
 	}
 	flags |= h.flags & allowed
 	flags &^= msgInternalSendmsgFlags | MsgCmsgCompat
@@ -169,65 +178,37 @@ func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, send SendFu
 	// Validate every SCM_ZC_NOTIFICATION message before taking anything
 	// (the series takes completions message by message and loses them
 	// when a later message is invalid).
-	var zc []zcMsg
 	if ctl != nil {
 		for i := range ctl.msgs {
 			cm := &ctl.msgs[i]
 			if !isZC(cm) {
 				continue
 			}
-			if !c.Sock.ZerocopyEnabled() || c.Sock.Family() == unix.AF_RDS || c.Sock.ErrorQueue() == nil {
-				return 0, false, nil, unix.EINVAL
+			if c.Sock.Family() == unix.AF_RDS {
+				return 0, false, unix.EINVAL
 			}
-			size, err := zerocopy.ParseZCInfo(ctl.data(cm))
-			if err != nil {
-				return 0, false, nil, err
+			if err := tx.Add(ctl.data(cm)); err != nil {
+				return 0, false, err
 			}
-			zc = append(zc, zcMsg{msg: cm, size: size})
 		}
 		if r := ctl.rest(); len(r) > 0 {
 			m.Control = r
 		}
 	}
-	if len(zc) > 0 {
-		q := c.Sock.ErrorQueue()
-		room := 0
-		for i := range zc {
-			room += zc[i].size
-		}
-		taken = make([]zerocopy.Completion, 0, room)
-		for i := range zc {
-			buf := taken[len(taken) : len(taken)+zc[i].size]
-			k := q.Take(buf)
-			zerocopy.PutZCInfo(ctl.data(zc[i].msg), buf[:k])
-			taken = taken[:len(taken)+k]
-		}
-	}
+	tx.Take()
 	n, err = send(m)
 	if err != nil {
-		c.requeue(taken)
-		return 0, false, nil, err
+		tx.Abort()
+		return 0, false, err
 	}
-	if len(zc) > 0 {
+	if tx.Messages() > 0 {
+		tx.Fill()
 		if err := c.copyBack(msgAddr, &h, ctl, flags); err != nil {
-			c.requeue(taken)
-			return 0, false, nil, err
+			tx.Abort()
+			return 0, false, err
 		}
 	}
-	return n, int64(n) < total, taken, nil
-}
-
-// zcMsg is a validated SCM_ZC_NOTIFICATION message and its zc_info.size.
-type zcMsg struct {
-	msg  *cmsg
-	size int
-}
-
-// requeue puts completions taken by a send back at the front of the queue.
-func (c *Call) requeue(taken []zerocopy.Completion) {
-	if len(taken) > 0 {
-		c.Sock.ErrorQueue().Requeue(taken)
-	}
+	return n, int64(n) < total, nil
 }
 
 // copyBack is the series' sendmsg_copy_cmsg_to_user, written into the

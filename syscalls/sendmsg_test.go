@@ -45,7 +45,7 @@ func comp(ids ...uint32) []zerocopy.Completion {
 // queueIDs returns a queue holding the completions 1..n, one entry each
 // (comp describes them).
 func queueIDs(n int) *zerocopy.ErrorQueue {
-	q := zerocopy.NewErrorQueue(0, nil)
+	q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
 	for id := uint32(1); id <= uint32(n); id++ {
 		q.Complete(comp(id)[0])
 	}
@@ -150,10 +150,10 @@ func TestSendMsgZC(t *testing.T) {
 		name: "unpadded last message", queue: 1,
 		ctl: func(g *guest) []byte {
 			b := zc(g, 1)
-			return b[:g.abi.CmsgLen(zerocopy.ZCInfoLen(1))]
+			return b[:g.abi.layout().cmsgLen(zerocopy.ZCInfoLen(1))]
 		},
 		want: func(g *guest) want {
-			b := zcBack(g, 1, comp(1)...)[:g.abi.CmsgLen(zerocopy.ZCInfoLen(1))]
+			b := zcBack(g, 1, comp(1)...)[:g.abi.layout().cmsgLen(zerocopy.ZCInfoLen(1))]
 			return want{n: 5, ctl: b, controllen: uint64(len(b))}
 		},
 	}, {

@@ -36,9 +36,57 @@ func (e *Entry) Completion() (Completion, bool) {
 }
 
 // IsICMP reports whether e is an ICMP error (Linux is_icmp_err_skb): what
-// sets SO_ERROR when it reaches the head of the queue.
+// sets the socket error when it reaches the head of the queue.
 func (e *Entry) IsICMP() bool {
 	return e.Err.Origin == unix.SO_EE_ORIGIN_ICMP || e.Err.Origin == unix.SO_EE_ORIGIN_ICMP6
+}
+
+// item is one entry of the queue's ring: a completion, held as a
+// Completion so that coalescing and Take need no conversion, or another
+// error (err not nil).
+type item struct {
+	c   Completion
+	err *Entry
+}
+
+// entry returns the item as recvmsg(MSG_ERRQUEUE) sees it.
+func (it *item) entry() Entry {
+	if it.err != nil {
+		return *it.err
+	}
+	return Entry{Err: it.c.ExtendedErr()}
+}
+
+// isICMP is Entry.IsICMP; completions are not ICMP errors.
+func (it *item) isICMP() bool {
+	return it.err != nil && it.err.IsICMP()
+}
+
+// itemOf is the inverse of entry.
+func itemOf(e *Entry) item {
+	if c, ok := e.Completion(); ok {
+		return item{c: c}
+	}
+	ec := *e
+	return item{err: &ec}
+}
+
+// QueueConfig configures an ErrorQueue. Every field may be left zero.
+type QueueConfig struct {
+	// Limit is the length past which Admit and Push refuse
+	// (DefaultQueueLimit if 0 or less).
+	Limit int
+	// Notify is called without locks held each time an entry is added or
+	// extended, and after a Pop that leaves entries behind, as Linux calls
+	// sk_error_report: that is where POLLERR waiters are woken.
+	Notify func()
+	// SetSockErr is called without locks held after a Pop that changes
+	// the socket error (sk_err, SO_ERROR) as Linux's sock_dequeue_err_skb
+	// does: to the errno of the new head if that is an ICMP error, else
+	// to 0 if the popped entry was one.
+	SetSockErr func(errno uint32)
+	// Stats, if not nil, counts the queue's completions.
+	Stats *Stats
 }
 
 // ErrorQueue is a socket's error queue (Linux sk_error_queue): an ordered
@@ -49,15 +97,12 @@ func (e *Entry) IsICMP() bool {
 // is bounded without losing completions: the queue never drops one, and
 // Admit refuses new MSG_ZEROCOPY sends with ENOBUFS while the queue is full.
 type ErrorQueue struct {
-	notify func()
+	cfg QueueConfig
 
 	mu sync.Mutex
-	// limit is the length past which Admit and Push refuse.
-	// +checklocks:mu
-	limit int
 	// ring holds the entries from head on, n of them, wrapping around.
 	// +checklocks:mu
-	ring []Entry
+	ring []item
 	// +checklocks:mu
 	head int
 	// +checklocks:mu
@@ -67,22 +112,18 @@ type ErrorQueue struct {
 	dropped uint64
 }
 
-// NewErrorQueue returns an empty queue that holds up to limit entries
-// (DefaultQueueLimit if limit <= 0) before it refuses new zerocopy sends.
-// notify, if not nil, is called without locks held each time an entry is
-// added or extended, as Linux calls sk_error_report: that is where POLLERR
-// waiters are woken.
-func NewErrorQueue(limit int, notify func()) *ErrorQueue {
-	if limit <= 0 {
-		limit = DefaultQueueLimit
+// NewErrorQueue returns an empty queue.
+func NewErrorQueue(cfg QueueConfig) *ErrorQueue {
+	if cfg.Limit <= 0 {
+		cfg.Limit = DefaultQueueLimit
 	}
-	return &ErrorQueue{limit: limit, notify: notify}
+	return &ErrorQueue{cfg: cfg}
 }
 
 // at returns the i-th entry from the head.
 //
 // +checklocks:q.mu
-func (q *ErrorQueue) at(i int) *Entry {
+func (q *ErrorQueue) at(i int) *item {
 	return &q.ring[(q.head+i)%len(q.ring)]
 }
 
@@ -93,30 +134,33 @@ func (q *ErrorQueue) growLocked() {
 	if q.n < len(q.ring) {
 		return
 	}
-	ring := make([]Entry, max(8, 2*len(q.ring)))
+	ring := make([]item, max(8, 2*len(q.ring)))
 	for i := 0; i < q.n; i++ {
 		ring[i] = *q.at(i)
 	}
 	q.ring, q.head = ring, 0
 }
 
-// pushBackLocked appends e.
+// pushBackLocked appends it.
 //
 // +checklocks:q.mu
-func (q *ErrorQueue) pushBackLocked(e Entry) {
+func (q *ErrorQueue) pushBackLocked(it item) {
 	q.growLocked()
 	q.n++
-	*q.at(q.n - 1) = e
+	*q.at(q.n - 1) = it
+	if s := q.cfg.Stats; s != nil {
+		s.observeDepth(q.n)
+	}
 }
 
-// pushFrontLocked puts e before the head.
+// pushFrontLocked puts it before the head.
 //
 // +checklocks:q.mu
-func (q *ErrorQueue) pushFrontLocked(e Entry) {
+func (q *ErrorQueue) pushFrontLocked(it item) {
 	q.growLocked()
 	q.head = (q.head - 1 + len(q.ring)) % len(q.ring)
 	q.n++
-	*q.at(0) = e
+	*q.at(0) = it
 }
 
 // extendsTailLocked reports whether c would coalesce with the tail entry.
@@ -126,8 +170,8 @@ func (q *ErrorQueue) extendsTailLocked(c Completion) bool {
 	if q.n == 0 {
 		return false
 	}
-	tail, ok := q.at(q.n - 1).Completion()
-	return ok && canMerge(tail, c)
+	tail := q.at(q.n - 1)
+	return tail.err == nil && canMerge(tail.c, c)
 }
 
 // canMerge reports whether next can be appended to prev, following Linux's
@@ -143,12 +187,19 @@ func canMerge(prev, next Completion) bool {
 // c, whatever the queue's length: admission control is Admit's job.
 func (q *ErrorQueue) Complete(c Completion) {
 	q.mu.Lock()
-	if q.extendsTailLocked(c) {
-		q.at(q.n - 1).Err.Data = c.Hi
+	merged := q.extendsTailLocked(c)
+	if merged {
+		q.at(q.n - 1).c.Hi = c.Hi
 	} else {
-		q.pushBackLocked(Entry{Err: c.ExtendedErr()})
+		q.pushBackLocked(item{c: c})
 	}
 	q.mu.Unlock()
+	if s := q.cfg.Stats; s != nil {
+		s.Completions.Add(c.Len())
+		if merged {
+			s.Coalesced.Add(1)
+		}
+	}
 	q.wake()
 }
 
@@ -157,8 +208,12 @@ func (q *ErrorQueue) Complete(c Completion) {
 // (Linux: sock_omalloc of the ubuf_info fails over optmem_max).
 func (q *ErrorQueue) Admit(c Completion) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.n >= q.limit && !q.extendsTailLocked(c) {
+	full := q.n >= q.cfg.Limit && !q.extendsTailLocked(c)
+	q.mu.Unlock()
+	if full {
+		if s := q.cfg.Stats; s != nil {
+			s.NoBufs.Add(1)
+		}
 		return unix.ENOBUFS
 	}
 	return nil
@@ -169,40 +224,46 @@ func (q *ErrorQueue) Admit(c Completion) error {
 // the error queue exceeds the receive buffer.
 func (q *ErrorQueue) Push(e Entry) bool {
 	q.mu.Lock()
-	if q.n >= q.limit {
+	if q.n >= q.cfg.Limit {
 		q.dropped++
 		q.mu.Unlock()
 		return false
 	}
-	q.pushBackLocked(e)
+	q.pushBackLocked(itemOf(&e))
 	q.mu.Unlock()
 	q.wake()
 	return true
 }
 
-// Pop removes and returns the head entry: recvmsg(MSG_ERRQUEUE).
+// Pop removes and returns the head entry, as recvmsg(MSG_ERRQUEUE) does
+// with sock_dequeue_err_skb: the socket error follows the new head (see
+// QueueConfig.SetSockErr), and waiters are woken again if entries remain.
 func (q *ErrorQueue) Pop() (Entry, bool) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.n == 0 {
+		q.mu.Unlock()
 		return Entry{}, false
 	}
 	h := q.at(0)
-	e := *h
-	*h = Entry{}
+	it := *h
+	*h = item{}
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
-	return e, true
-}
-
-// Peek returns a copy of the head entry without removing it.
-func (q *ErrorQueue) Peek() (Entry, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.n == 0 {
-		return Entry{}, false
+	more := q.n > 0
+	setErr, errno := false, uint32(0)
+	if more && q.at(0).isICMP() {
+		setErr, errno = true, q.at(0).err.Err.Errno
+	} else if it.isICMP() {
+		setErr = true
 	}
-	return *q.at(0), true
+	q.mu.Unlock()
+	if setErr && q.cfg.SetSockErr != nil {
+		q.cfg.SetSockErr(errno)
+	}
+	if more {
+		q.wake()
+	}
+	return it.entry(), true
 }
 
 // Take removes up to len(dst) zerocopy completions from the queue, oldest
@@ -214,21 +275,19 @@ func (q *ErrorQueue) Take(dst []Completion) int {
 	defer q.mu.Unlock()
 	taken, kept := 0, 0
 	for i := 0; i < q.n; i++ {
-		e := q.at(i)
-		if taken < len(dst) {
-			if c, ok := e.Completion(); ok {
-				dst[taken] = c
-				taken++
-				continue
-			}
+		it := q.at(i)
+		if taken < len(dst) && it.err == nil {
+			dst[taken] = it.c
+			taken++
+			continue
 		}
 		if kept != i {
-			*q.at(kept) = *e
+			*q.at(kept) = *it
 		}
 		kept++
 	}
 	for i := kept; i < q.n; i++ {
-		*q.at(i) = Entry{}
+		*q.at(i) = item{}
 	}
 	q.n = kept
 	return taken
@@ -244,7 +303,7 @@ func (q *ErrorQueue) Requeue(cs []Completion) {
 	}
 	q.mu.Lock()
 	for i := len(cs) - 1; i >= 0; i-- {
-		q.pushFrontLocked(Entry{Err: cs[i].ExtendedErr()})
+		q.pushFrontLocked(item{c: cs[i]})
 	}
 	q.mu.Unlock()
 	q.wake()
@@ -255,7 +314,7 @@ func (q *ErrorQueue) Requeue(cs []Completion) {
 // program could see it (Linux loses it). It never drops.
 func (q *ErrorQueue) PushFront(e Entry) {
 	q.mu.Lock()
-	q.pushFrontLocked(e)
+	q.pushFrontLocked(itemOf(&e))
 	q.mu.Unlock()
 	q.wake()
 }
@@ -280,7 +339,7 @@ func (q *ErrorQueue) Dropped() uint64 {
 }
 
 func (q *ErrorQueue) wake() {
-	if q.notify != nil {
-		q.notify()
+	if q.cfg.Notify != nil {
+		q.cfg.Notify()
 	}
 }

@@ -59,7 +59,7 @@ func TestCompleteCoalescing(t *testing.T) {
 		{"range just under 2^32 ids merges", []Completion{c(1, max32-1), c(max32, max32)}, []any{c(1, max32)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := NewErrorQueue(0, nil)
+			q := NewErrorQueue(QueueConfig{})
 			for _, x := range tc.in {
 				q.Complete(x)
 			}
@@ -71,7 +71,7 @@ func TestCompleteCoalescing(t *testing.T) {
 }
 
 func TestErrorsInterleaveInOrder(t *testing.T) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	q.Complete(c(0, 0))
 	q.Complete(c(1, 1))
 	q.Push(icmpErr(1000))
@@ -97,7 +97,7 @@ func TestTakeSkipsOtherErrors(t *testing.T) {
 		{"all", 16, []Completion{c(0, 0), c(2, 2), c(4, 4)}, []any{uint16(1), uint16(2), uint16(3)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := NewErrorQueue(0, nil)
+			q := NewErrorQueue(QueueConfig{})
 			q.Push(icmpErr(1))
 			q.Complete(c(0, 0))
 			q.Push(icmpErr(2))
@@ -117,7 +117,7 @@ func TestTakeSkipsOtherErrors(t *testing.T) {
 }
 
 func TestRequeueRestoresOrder(t *testing.T) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	q.Complete(c(0, 0))
 	q.Push(icmpErr(1))
 	q.Complete(c(2, 2))
@@ -133,7 +133,7 @@ func TestRequeueRestoresOrder(t *testing.T) {
 }
 
 func TestRingWrapsAndGrows(t *testing.T) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	// Gapped ids never coalesce. Popping the head after every third
 	// completion moves head around the ring while it grows.
 	var want []Completion
@@ -165,7 +165,7 @@ func TestRingWrapsAndGrows(t *testing.T) {
 }
 
 func TestAdmitAndPushBound(t *testing.T) {
-	q := NewErrorQueue(2, nil)
+	q := NewErrorQueue(QueueConfig{Limit: 2})
 	q.Complete(c(0, 0))
 	q.Complete(c(2, 2))
 	if err := q.Admit(c(3, 3)); err != nil {
@@ -194,7 +194,7 @@ func TestAdmitAndPushBound(t *testing.T) {
 
 func TestNotify(t *testing.T) {
 	var calls atomic.Int32
-	q := NewErrorQueue(1, func() { calls.Add(1) })
+	q := NewErrorQueue(QueueConfig{Limit: 1, Notify: func() { calls.Add(1) }})
 	q.Complete(c(0, 0))       // new entry
 	q.Complete(c(1, 1))       // extended: Linux calls sk_error_report too
 	q.Push(icmpErr(1))        // refused: no wake-up
@@ -220,8 +220,8 @@ func TestConcurrentDeliveryExactlyOnce(t *testing.T) {
 		perSender = 2000
 		total     = senders * perSender
 	)
-	q := NewErrorQueue(0, nil)
-	s := NewSender(q)
+	q := NewErrorQueue(QueueConfig{})
+	s := NewSender(q, false)
 	seen := make([]atomic.Int32, total)
 	var delivered atomic.Int64
 	record := func(c Completion) {
@@ -234,10 +234,12 @@ func TestConcurrentDeliveryExactlyOnce(t *testing.T) {
 	for i := 0; i < senders; i++ {
 		wg.Go(func() {
 			for j := 0; j < perSender; j++ {
-				if _, err := s.Send(1, func() (int, error) { return 1, nil }); err != nil {
+				tk, err := s.Reserve()
+				if err != nil {
 					t.Error(err)
 					return
 				}
+				s.Done(tk, true)
 			}
 		})
 	}
@@ -283,7 +285,7 @@ func TestConcurrentDeliveryExactlyOnce(t *testing.T) {
 // BenchmarkCompleteCoalesced is the common case: each send's completion
 // extends the tail.
 func BenchmarkCompleteCoalesced(b *testing.B) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		q.Complete(c(uint32(i), uint32(i)))
@@ -293,7 +295,7 @@ func BenchmarkCompleteCoalesced(b *testing.B) {
 // BenchmarkTakeAfterCompletion is one sendmsg with SCM_ZC_NOTIFICATION after
 // one send: take one completion.
 func BenchmarkTakeAfterCompletion(b *testing.B) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	dst := make([]Completion, ZCNotificationMax)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -306,7 +308,7 @@ func BenchmarkTakeAfterCompletion(b *testing.B) {
 
 // BenchmarkPopAfterCompletion is the same with recvmsg(MSG_ERRQUEUE).
 func BenchmarkPopAfterCompletion(b *testing.B) {
-	q := NewErrorQueue(0, nil)
+	q := NewErrorQueue(QueueConfig{})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		q.Complete(c(uint32(i), uint32(i)))
@@ -317,7 +319,7 @@ func BenchmarkPopAfterCompletion(b *testing.B) {
 }
 
 func TestPushFrontRestoresPopped(t *testing.T) {
-	q := NewErrorQueue(1, nil)
+	q := NewErrorQueue(QueueConfig{Limit: 1})
 	q.Push(icmpErr(1))
 	q.Complete(c(0, 0))
 	e, _ := q.Pop()
@@ -325,5 +327,82 @@ func TestPushFrontRestoresPopped(t *testing.T) {
 	want := []any{uint16(1), c(0, 0)}
 	if got := drain(q); !reflect.DeepEqual(got, want) {
 		t.Errorf("queue = %v, want %v", got, want)
+	}
+}
+
+// TestPopSetsSockErr follows Linux's sock_dequeue_err_skb: after a Pop the
+// socket error is the errno of the new head if that is an ICMP error, else
+// 0 if the popped entry was an ICMP error, else unchanged; and waiters are
+// woken again while entries remain.
+func TestPopSetsSockErr(t *testing.T) {
+	local := Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EMSGSIZE), Origin: unix.SO_EE_ORIGIN_LOCAL}}
+	unreach := icmpErr(2)
+	unreach.Err.Errno = uint32(unix.EHOSTUNREACH)
+	const unchanged = -1
+	for _, tc := range []struct {
+		name   string
+		queue  []any // Completion or Entry
+		errno  int   // the socket error after one Pop
+		wakeup bool
+	}{
+		{"completion alone", []any{c(0, 0)}, unchanged, false},
+		{"completion before ICMP", []any{c(0, 0), icmpErr(1)}, int(unix.ECONNREFUSED), true},
+		{"ICMP alone", []any{icmpErr(1)}, 0, false},
+		{"ICMP before ICMP", []any{icmpErr(1), unreach}, int(unix.EHOSTUNREACH), true},
+		{"ICMP before completion", []any{icmpErr(1), c(0, 0)}, 0, true},
+		{"local error before ICMP", []any{local, icmpErr(1)}, int(unix.ECONNREFUSED), true},
+		{"local error alone", []any{local}, unchanged, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sockErr, wakes := unchanged, 0
+			q := NewErrorQueue(QueueConfig{
+				Notify:     func() { wakes++ },
+				SetSockErr: func(errno uint32) { sockErr = int(errno) },
+			})
+			for _, x := range tc.queue {
+				switch x := x.(type) {
+				case Completion:
+					q.Complete(x)
+				case Entry:
+					q.Push(x)
+				}
+			}
+			wakes = 0
+			if _, ok := q.Pop(); !ok {
+				t.Fatal("nothing popped")
+			}
+			if sockErr != tc.errno {
+				t.Errorf("socket error = %d, want %d", sockErr, tc.errno)
+			}
+			if (wakes > 0) != tc.wakeup {
+				t.Errorf("woken %d times, want a wake-up: %v", wakes, tc.wakeup)
+			}
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	var st Stats
+	q := NewErrorQueue(QueueConfig{Limit: 2, Stats: &st})
+	s := NewSender(q, false)
+	send(t, s, true)
+	send(t, s, true) // coalesces
+	q.Push(icmpErr(1))
+	if _, err := s.Reserve(); err != unix.ENOBUFS {
+		t.Fatalf("Reserve = %v, want ENOBUFS", err)
+	}
+	for _, x := range []struct {
+		name      string
+		got, want uint64
+	}{
+		{"Sends", st.Sends.Load(), 2},
+		{"Completions", st.Completions.Load(), 2},
+		{"Coalesced", st.Coalesced.Load(), 1},
+		{"NoBufs", st.NoBufs.Load(), 1},
+		{"DepthHighWater", st.DepthHighWater.Load(), 2},
+	} {
+		if x.got != x.want {
+			t.Errorf("%s = %d, want %d", x.name, x.got, x.want)
+		}
 	}
 }

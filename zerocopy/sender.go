@@ -8,62 +8,134 @@ import "sync"
 // call that fails or sends nothing takes none (msg_zerocopy_put_abort gives
 // the id back).
 //
-// Sends through one Sender are serialized, as lock_sock serializes them in
-// Linux, so that ids are handed out in the order sends complete.
+// A send takes a place in line (Reserve) before it runs and leaves it
+// (Done) when it returns. No lock is held while it runs, so a send that
+// blocks in the stack never holds up another one, which can then be
+// interrupted: Linux too releases lock_sock while a send waits for memory.
+// Ids go to the places in line order, skipping the places whose send took
+// none, so they stay dense; and completions are queued in id order: the
+// completion of a send that returns while an earlier one still runs waits
+// for that one.
+//
+// This is the one place where completions are produced. gVisor's endpoints
+// copy the payload before Write returns (tcp readFromPayloader, udp
+// TryNewPacketBufferFromPayloader), so the caller's buffer is free when the
+// send returns and Done queues the completion at once, flagged copied, as
+// Linux flags loopback sends. A path that really sends from the caller's
+// memory would queue it when the stack releases the buffer instead.
 type Sender struct {
 	queue *ErrorQueue
+	// holdErrors makes Push queue errors behind the sends in line.
+	holdErrors bool
 
 	mu sync.Mutex
+	// next is the id the next send that sends data takes.
 	// +checklocks:mu
 	next uint32
+	// first is the ticket of line[0].
+	// +checklocks:mu
+	first Ticket
+	// line holds the places of the sends that have not returned, and of
+	// those that have but wait for an earlier one.
+	// +checklocks:mu
+	line []place
+	// held are errors pushed while sends were in line, in order.
+	// +checklocks:mu
+	held []heldErr
 }
 
-// NewSender returns a Sender that queues completions on q.
-func NewSender(q *ErrorQueue) *Sender {
-	return &Sender{queue: q}
+// Ticket is a send's place in line.
+type Ticket uint64
+
+// place is the state of one send in line.
+type place struct {
+	done, sent bool
 }
 
-// Queue returns the error queue completions go to.
-func (s *Sender) Queue() *ErrorQueue {
-	return s.queue
+// heldErr is an error that waits for the sends in line before it: it is
+// queued once first reaches after.
+type heldErr struct {
+	after Ticket
+	e     Entry
 }
 
-// NextID returns the id the next zerocopy send will take.
+// NewSender returns a Sender that queues completions on q. If holdErrors is
+// set, errors pushed with Push while sends are in progress are queued after
+// those sends' completions: Linux's order on a datagram socket, where a
+// datagram's completion comes before the ICMP error it causes.
+func NewSender(q *ErrorQueue, holdErrors bool) *Sender {
+	return &Sender{queue: q, holdErrors: holdErrors}
+}
+
+// NextID returns the id the next zerocopy send that sends data will take
+// once the sends in progress have returned.
 func (s *Sender) NextID() uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.next
 }
 
-// Send runs send, one MSG_ZEROCOPY send call, and accounts for it. length is
-// the length Linux tests: the payload for a stream, so that an empty TCP send
-// takes no id (tcp_sendmsg_locked), and the payload plus the 8-byte UDP header
-// for a datagram, so that an empty UDP datagram takes one (__ip_append_data).
-// send returns how many payload bytes the stack accepted. A call with length
-// 0 runs send and takes no id. Otherwise Send refuses with ENOBUFS when the
-// error queue is full (Admit), and if send succeeds, or sends some bytes
-// before it fails, it takes the next id and queues its completion.
-//
-// This is the one place where completions are produced. gVisor's endpoints
-// copy the payload before Write returns (tcp readFromPayloader, udp
-// TryNewPacketBufferFromPayloader), so the caller's buffer is free when send
-// returns and the completion is queued at once, flagged copied, as Linux
-// flags loopback sends. A path that really sends from the caller's memory
-// would queue it when the stack releases the buffer instead.
-func (s *Sender) Send(length int, send func() (int, error)) (int, error) {
-	if length == 0 {
-		return send()
-	}
+// Reserve takes a place in line for a MSG_ZEROCOPY send that may take an
+// id, or refuses with ENOBUFS when the error queue is full (Admit). The
+// caller must call Done with the ticket when the send returns.
+func (s *Sender) Reserve() (Ticket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Completion{Lo: s.next, Hi: s.next, Copied: true}
-	if err := s.queue.Admit(c); err != nil {
+	id := s.next + uint32(len(s.line))
+	if err := s.queue.Admit(Completion{Lo: id, Hi: id, Copied: true}); err != nil {
 		return 0, err
 	}
-	n, err := send()
-	if err == nil || n > 0 {
-		s.next++
-		s.queue.Complete(c)
+	t := s.first + Ticket(len(s.line))
+	s.line = append(s.line, place{})
+	return t, nil
+}
+
+// Done leaves the place t: sent reports whether the send sent data (for a
+// stream, any byte, even if it then failed), and so takes an id. The
+// completions of t and of the later places that are done already are
+// queued, in order, unless an earlier place is still in line.
+func (s *Sender) Done(t Ticket, sent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line[t-s.first] = place{done: true, sent: sent}
+	n := 0
+	for ; n < len(s.line) && s.line[n].done; n++ {
+		if s.line[n].sent {
+			id := s.next
+			s.next++
+			s.queue.Complete(Completion{Lo: id, Hi: id, Copied: true})
+			if st := s.queue.cfg.Stats; st != nil {
+				st.Sends.Add(1)
+			}
+		}
+		s.first++
+		s.releaseLocked()
 	}
-	return n, err
+	s.line = s.line[:copy(s.line, s.line[n:])]
+}
+
+// Push queues a non-zerocopy error on the error queue; see NewSender for
+// when it waits for the sends in progress.
+func (s *Sender) Push(e Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.holdErrors || len(s.line) == 0 {
+		s.queue.Push(e)
+		return
+	}
+	s.held = append(s.held, heldErr{after: s.first + Ticket(len(s.line)), e: e})
+}
+
+// releaseLocked queues the held errors whose sends have all left the line.
+//
+// +checklocks:s.mu
+func (s *Sender) releaseLocked() {
+	n := 0
+	for ; n < len(s.held) && s.held[n].after <= s.first; n++ {
+		s.queue.Push(s.held[n].e)
+		s.held[n] = heldErr{}
+	}
+	if n > 0 {
+		s.held = s.held[:copy(s.held, s.held[n:])]
+	}
 }

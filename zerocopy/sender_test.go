@@ -7,37 +7,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestSenderIDs(t *testing.T) {
-	ok := func(n int) func() (int, error) { return func() (int, error) { return n, nil } }
-	fail := func() (int, error) { return 0, unix.EMSGSIZE }
-	partial := func() (int, error) { return 3, unix.EPIPE }
-	type call struct {
-		length int
-		send   func() (int, error)
+// send runs one MSG_ZEROCOPY send through s as a socket does: a place in
+// line, then Done with whether it sent data.
+func send(t testing.TB, s *Sender, sent bool) {
+	t.Helper()
+	tk, err := s.Reserve()
+	if err != nil {
+		t.Fatalf("Reserve: %v", err)
 	}
+	s.Done(tk, sent)
+}
+
+func TestSenderIDs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		start uint32
-		calls []call
+		sends []bool // sent data or not
 		want  []any
 		next  uint32
 	}{
-		{"one per send", 0, []call{{1, ok(1)}, {2, ok(2)}}, []any{c(0, 1)}, 2},
-		{"zero length takes none", 0, []call{{0, ok(0)}, {1, ok(1)}}, []any{c(0, 0)}, 1},
-		{"empty datagram (length counts the header) takes one", 0, []call{{8, ok(0)}}, []any{c(0, 0)}, 1},
-		{"failure takes none", 0, []call{{1, ok(1)}, {70000, fail}, {1, ok(1)}}, []any{c(0, 1)}, 2},
-		{"partial stream send takes one", 0, []call{{10, partial}}, []any{c(0, 0)}, 1},
-		{"wraps after 2^32-1", ^uint32(0) - 1, []call{{1, ok(1)}, {1, ok(1)}, {1, ok(1)}},
-			[]any{c(^uint32(0)-1, 0)}, 1},
+		{"one per send", 0, []bool{true, true}, []any{c(0, 1)}, 2},
+		{"a send that sends nothing takes none", 0, []bool{false, true, false, true}, []any{c(0, 1)}, 2},
+		{"wraps after 2^32-1", ^uint32(0) - 1, []bool{true, true, true}, []any{c(^uint32(0)-1, 0)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := NewErrorQueue(0, nil)
-			s := NewSender(q)
+			q := NewErrorQueue(QueueConfig{})
+			s := NewSender(q, false)
 			s.mu.Lock()
 			s.next = tc.start
 			s.mu.Unlock()
-			for _, cl := range tc.calls {
-				s.Send(cl.length, cl.send)
+			for _, sent := range tc.sends {
+				send(t, s, sent)
 			}
 			if got := drain(q); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("completions = %v, want %v", got, tc.want)
@@ -49,27 +49,101 @@ func TestSenderIDs(t *testing.T) {
 	}
 }
 
+// TestSenderLine runs overlapping sends, as threads blocked in a send
+// make them: ids follow the order of the places, stay dense when a send
+// takes none, and completions are queued in id order.
+func TestSenderLine(t *testing.T) {
+	type step struct {
+		done int  // index of the reservation to finish
+		sent bool // its outcome
+		want []any
+	}
+	for _, tc := range []struct {
+		name     string
+		reserves int
+		steps    []step
+	}{
+		{"later send returns first", 2, []step{
+			{1, true, nil}, // waits for place 0
+			{0, true, []any{c(0, 1)}},
+		}},
+		{"earlier send fails: later one takes its id", 3, []step{
+			{2, true, nil},
+			{1, true, nil},
+			{0, false, []any{c(0, 1)}},
+		}},
+		{"in order", 2, []step{
+			{0, true, []any{c(0, 0)}},
+			{1, true, []any{c(1, 1)}},
+		}},
+		{"middle one fails", 3, []step{
+			{0, true, []any{c(0, 0)}},
+			{2, true, nil},
+			{1, false, []any{c(1, 1)}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := NewErrorQueue(QueueConfig{})
+			s := NewSender(q, false)
+			var tks []Ticket
+			for range tc.reserves {
+				tk, err := s.Reserve()
+				if err != nil {
+					t.Fatal(err)
+				}
+				tks = append(tks, tk)
+			}
+			for i, st := range tc.steps {
+				s.Done(tks[st.done], st.sent)
+				if got := drain(q); !reflect.DeepEqual(got, st.want) {
+					t.Fatalf("step %d: queue = %v, want %v", i, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+// TestSenderHoldsErrors: on a datagram socket, an error pushed while a send
+// is in progress comes after that send's completion, and after the
+// completions of every send that was in line with it.
+func TestSenderHoldsErrors(t *testing.T) {
+	for _, hold := range []bool{false, true} {
+		q := NewErrorQueue(QueueConfig{})
+		s := NewSender(q, hold)
+		s.Push(icmpErr(1)) // nothing in line: queued at once
+		a, _ := s.Reserve()
+		b, _ := s.Reserve()
+		s.Push(icmpErr(2)) // caused by a or b
+		s.Done(b, true)
+		s.Done(a, true)
+		c2, _ := s.Reserve()
+		s.Push(icmpErr(3))
+		s.Done(c2, false) // took no id: the error follows the others
+		want := []any{uint16(1), c(0, 1), uint16(2), uint16(3)}
+		if !hold {
+			want = []any{uint16(1), uint16(2), c(0, 1), uint16(3)}
+		}
+		if got := drain(q); !reflect.DeepEqual(got, want) {
+			t.Errorf("hold %v: queue = %v, want %v", hold, got, want)
+		}
+	}
+}
+
 func TestSenderFullQueue(t *testing.T) {
-	q := NewErrorQueue(1, nil)
-	s := NewSender(q)
+	q := NewErrorQueue(QueueConfig{Limit: 1})
+	s := NewSender(q, false)
 	q.Push(icmpErr(1))
-	called := false
-	n, err := s.Send(1, func() (int, error) { called = true; return 1, nil })
-	if err != unix.ENOBUFS || n != 0 || called {
-		t.Fatalf("Send on a full queue = %d, %v (send called: %v); want 0, ENOBUFS, not called", n, err, called)
+	if _, err := s.Reserve(); err != unix.ENOBUFS {
+		t.Fatalf("Reserve on a full queue = %v, want ENOBUFS", err)
 	}
 	if s.NextID() != 0 {
 		t.Errorf("a refused send took an id")
 	}
 	q.Pop()
-	if _, err := s.Send(1, func() (int, error) { return 1, nil }); err != nil {
-		t.Fatalf("Send after drain: %v", err)
-	}
+	send(t, s, true)
 	// The tail is now a completion the next send extends: admitted even
 	// though the queue is at its limit.
-	if _, err := s.Send(1, func() (int, error) { return 1, nil }); err != nil {
-		t.Fatalf("coalescing Send at the limit: %v", err)
-	}
+	send(t, s, true)
 	if got := drain(q); !reflect.DeepEqual(got, []any{c(0, 1)}) {
 		t.Errorf("completions = %v", got)
 	}

@@ -1,4 +1,4 @@
-package stack
+package zcsocket
 
 import (
 	"net/netip"

@@ -1,0 +1,156 @@
+package zcsocket
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
+)
+
+// udpHeaderLen is what Linux counts on top of the payload when it decides
+// whether a UDP send takes a zerocopy id (__ip_append_data: an empty
+// datagram takes one).
+const udpHeaderLen = 8
+
+// Config describes the socket a State serves.
+type Config struct {
+	// Family is AF_INET or AF_INET6 and Type SOCK_STREAM or SOCK_DGRAM.
+	Family, Type int
+	// QueueLimit bounds the error queue (zerocopy.QueueConfig.Limit).
+	QueueLimit int
+	// Stats, if not nil, counts the socket's zerocopy events.
+	Stats *zerocopy.Stats
+	// Notify wakes the socket's POLLERR waiters (Linux sk_error_report).
+	// It is called without the State's locks held.
+	Notify func()
+}
+
+// State is the zerocopy state of one netstack socket: SO_ZEROCOPY, the
+// MSG_ZEROCOPY id counter (zerocopy.Sender) and the error queue
+// (zerocopy.ErrorQueue), which once the State exists is the only error
+// queue the socket's user reads. It is safe for concurrent use.
+type State struct {
+	ep     tcpip.Endpoint
+	family int
+	stype  int
+
+	// zerocopy is SOCK_ZEROCOPY: SO_ZEROCOPY's value.
+	zerocopy atomic.Bool
+	queue    *zerocopy.ErrorQueue
+	sender   *zerocopy.Sender
+
+	// drainMu keeps netstack's errors in order while they move to queue.
+	drainMu sync.Mutex
+}
+
+// New returns the zerocopy state of the socket whose endpoint is ep, with
+// SO_ZEROCOPY off and an empty error queue.
+func New(ep tcpip.Endpoint, cfg Config) *State {
+	s := &State{ep: ep, family: cfg.Family, stype: cfg.Type}
+	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
+		Limit:      cfg.QueueLimit,
+		Notify:     cfg.Notify,
+		SetSockErr: s.SetSockErr,
+		Stats:      cfg.Stats,
+	})
+	// A datagram's completion comes before the ICMP error it causes.
+	s.sender = zerocopy.NewSender(s.queue, cfg.Type == unix.SOCK_DGRAM)
+	return s
+}
+
+// Family returns the socket's address family.
+func (s *State) Family() int { return s.family }
+
+// ZerocopyEnabled reports SO_ZEROCOPY.
+func (s *State) ZerocopyEnabled() bool { return s.zerocopy.Load() }
+
+// SetZerocopy sets SO_ZEROCOPY. The value is not checked: Linux takes 0 or
+// 1 on TCP and UDP sockets.
+func (s *State) SetZerocopy(on bool) { s.zerocopy.Store(on) }
+
+// ErrorQueue returns the socket's error queue. Read it after Drain, so that
+// netstack's errors are there too.
+func (s *State) ErrorQueue() *zerocopy.ErrorQueue { return s.queue }
+
+// NextID returns the id the next MSG_ZEROCOPY send that sends data takes.
+func (s *State) NextID() uint32 { return s.sender.NextID() }
+
+// Drain moves the errors netstack has queued (IP_RECVERR, IPV6_RECVERR) to
+// the error queue, in order, behind the completions of the sends they
+// follow. Callers drain before reading the error queue; Send drains around
+// each zerocopy send.
+func (s *State) Drain() {
+	so := s.ep.SocketOptions()
+	if so.PeekErr() == nil {
+		return
+	}
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	for se := so.DequeueErr(); se != nil; se = so.DequeueErr() {
+		e := EntryFromSockError(se)
+		if se.Payload != nil {
+			se.Payload.Release()
+		}
+		s.sender.Push(e)
+	}
+}
+
+// Send runs send, one send call of payload bytes, and accounts it as a
+// MSG_ZEROCOPY send if zeroCopy (the call's MSG_ZEROCOPY) is set and the
+// socket has SO_ZEROCOPY; Linux ignores MSG_ZEROCOPY otherwise. send
+// returns how many payload bytes the stack accepted, and may block: no lock
+// is held while it runs.
+//
+// A zerocopy send takes an id if it sends data or, on a datagram socket,
+// if it sends an empty datagram (Linux counts the UDP header); a stream
+// send of no bytes takes none. It fails with ENOBUFS before send runs if the
+// error queue is full. Errors netstack queued before the send go to the
+// error queue before its completion; on a datagram socket those it queues
+// while the send runs (loopback delivers an ICMP error inline) go after
+// it, as Linux orders a completion and the ICMP error its datagram caused.
+func (s *State) Send(zeroCopy bool, payload int64, send func() (int, error)) (int, error) {
+	length := payload
+	if s.stype == unix.SOCK_DGRAM {
+		length += udpHeaderLen
+	}
+	if !zeroCopy || length == 0 || !s.zerocopy.Load() {
+		return send()
+	}
+	s.Drain()
+	t, err := s.sender.Reserve()
+	if err != nil {
+		return 0, err
+	}
+	n, err := send()
+	s.Drain()
+	s.sender.Done(t, err == nil || n > 0)
+	return n, err
+}
+
+// Readiness returns EventErr if mask has it and the error queue, or
+// netstack's queue that Drain empties into it, holds an entry: Linux's
+// tcp_poll and datagram_poll report POLLERR while sk_error_queue is not
+// empty. It wakes no one and calls nothing with a lock held, so it may be
+// called from poll and epoll with their locks held.
+func (s *State) Readiness(mask waiter.EventMask) waiter.EventMask {
+	if mask&waiter.EventErr != 0 && (s.queue.Ready() || s.ep.SocketOptions().PeekErr() != nil) {
+		return waiter.EventErr
+	}
+	return 0
+}
+
+// SetSockErr sets the socket error (SO_ERROR, and what the next send or
+// receive reports) to errno, or clears it for 0, as Linux does after an
+// error-queue read (sock_dequeue_err_skb) and after a recvmmsg that fails
+// part-way. gVisor holds the socket error as a netstack error: errnos that
+// none of the errors netstack reports for ICMP messages, local errors or
+// recvmmsg translates to leave it unchanged.
+func (s *State) SetSockErr(errno uint32) {
+	if err, ok := sockError(errno); ok {
+		s.ep.SocketOptions().SetLastError(err)
+	}
+}
