@@ -453,10 +453,13 @@ func TestRequeueOnFailedSend(t *testing.T) {
 		})
 	}
 	// TCP: a full send buffer fails a MSG_DONTWAIT send with EAGAIN after
-	// the take. (After shutdown(SHUT_WR) the send fails with EPIPE before
-	// control messages are read, as in tcp_sendmsg_locked.)
-	s := newStack(t)
-	c, _, _ := tcpPair(t, s, unix.AF_INET)
+	// the take. The peer is across a cut wire, so nothing the socket sends
+	// is acknowledged and its send buffer stays full. (After
+	// shutdown(SHUT_WR) the send fails with EPIPE before control messages
+	// are read, as in tcp_sendmsg_locked.)
+	a, b, w := peerStack(t)
+	c := connectToPeer(t, a, b)
+	w.cut.Store(true)
 	setInt(t, c, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 	chunk := make([]byte, 1<<16)
 	for {
