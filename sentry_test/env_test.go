@@ -28,7 +28,7 @@ import (
 )
 
 // guests are the programs of testdata, by name.
-var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench"}
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr"}
 
 // env is what the tests share: the guest binaries and the two runtimes,
 // built once.
