@@ -54,6 +54,8 @@ static const char *errname(int e) {
 	case ENOTCONN: return "ENOTCONN";
 	case EDESTADDRREQ: return "EDESTADDRREQ";
 	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case EINTR: return "EINTR";
+	case ECONNRESET: return "ECONNRESET";
 	default: {
 		static char buf[32];
 		snprintf(buf, sizeof buf, "errno%d", e);

@@ -1,0 +1,50 @@
+package sentry_test
+
+import (
+	"testing"
+	"time"
+)
+
+// TestBadPointers: recvmmsg(MSG_ERRQUEUE) with a bad timeout,
+// recvfrom(MSG_ERRQUEUE) with a bad buffer, address or address length,
+// recvmsg(MSG_ERRQUEUE) with a bad iov_base, msg_control, msg_name or
+// msghdr, each with the error queue empty and holding a completion, and
+// getsockopt(SO_ZEROCOPY) with a bad optval or optlen, on a socket with
+// SO_ZEROCOPY on (and, on UDP, an ICMP error read into bad buffers): the
+// errno and whether the entry is consumed as on the host, for each kind of
+// bad pointer: NULL, an unmapped page, a read-only page, and addresses that
+// fail access_ok ((void*)-1, the kernel half), which Linux refuses before
+// looking at the queue.
+func TestBadPointers(t *testing.T) {
+	e := getEnv(t)
+	for _, k := range kinds {
+		t.Run(k, func(t *testing.T) {
+			t.Parallel()
+			sameAsHost(t, e.outputsWithin(t, 2*time.Minute, "badptr", k))
+		})
+	}
+}
+
+// blockedTimeout bounds a run of the blocked guest, which takes about a
+// second natively and ends itself after 30 s (its watchdog) if a thread
+// stays stuck; a runtime where a stuck thread keeps the process from
+// exiting is killed.
+const blockedTimeout = 45 * time.Second
+
+// TestBlockedSend: a thread blocked in sendmsg(MSG_ZEROCOPY) on a full TCP
+// socket and a second thread blocked behind it in another zerocopy send of
+// the same socket; SIGALRM (without SA_RESTART) to the second thread alone
+// ends its send at once with EINTR or a partial count while the first stays
+// blocked; the first completes when the peer reads, or returns a partial
+// count when the peer resets the connection; the ids of the sends that
+// returned a count complete exactly once and densely; exit_group and SIGKILL
+// end a process with both threads blocked at once. As on the host.
+func TestBlockedSend(t *testing.T) {
+	e := getEnv(t)
+	for _, k := range []string{"tcp4", "tcp6"} {
+		t.Run(k, func(t *testing.T) {
+			t.Parallel()
+			sameAsHost(t, e.outputsWithin(t, blockedTimeout, "blocked", k))
+		})
+	}
+}
