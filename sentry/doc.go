@@ -46,9 +46,9 @@
 // A socket that never uses SO_ZEROCOPY pays one forwarding call per socket
 // operation, a flag or option comparison in the overrides, and in sendmsg
 // and sendmmsg one more descriptor lookup; its zerocopy state is a nil
-// pointer. The state (Linux SOCK_ZEROCOPY, sk_zckey as zerocopy.Sender, and
-// sk_error_queue as zerocopy.ErrorQueue) is made by the first
-// setsockopt(SO_ZEROCOPY, 1) or inherited at accept.
+// pointer. The state, a zcsocket.State (Linux SOCK_ZEROCOPY, sk_zckey and
+// sk_error_queue, the same state the embedder API of stack/ uses), is made by the
+// first setsockopt(SO_ZEROCOPY, 1) or inherited at accept.
 //
 // # Zerocopy
 //
@@ -59,22 +59,25 @@
 // copied back into the guest's msg_control, msg_controllen and msg_flags)
 // with *kernel.Task as guest memory, and the send itself is gVisor's socket
 // SendMsg as gVisor's sendmsg would call it. A send with MSG_ZEROCOPY is
-// numbered and completed by zerocopy.Sender: gVisor copies the payload
-// before its endpoint's Write returns, so the completion, flagged
-// SO_EE_CODE_ZEROCOPY_COPIED, is queued before the send returns. The
-// error queue's notify hook wakes the socket's waiters with EventErr, and
-// Readiness reports EventErr while the queue holds an entry.
+// numbered and completed by zcsocket.State.Send, which holds no lock while
+// gVisor's send blocks, so a guest thread blocked behind another's send
+// stays interruptible: gVisor copies the payload before its endpoint's
+// Write returns, so the completion, flagged SO_EE_CODE_ZEROCOPY_COPIED, is
+// queued before the send returns. The error queue's notify hook wakes the
+// socket's waiters with EventErr, and Readiness reports EventErr while the
+// queue holds an entry.
 //
 // Once a socket has the zerocopy state, its error queue is the only one the
 // guest reads: the errors gVisor's endpoint queues with IP_RECVERR or
-// IPV6_RECVERR (ICMP and local errors) are moved into it before and after
-// each zerocopy send and before each read, so they keep their order with
-// the completions (a completion before the ICMP error its datagram caused,
-// as on Linux), and recvmsg and recvmmsg with MSG_ERRQUEUE write Linux's
-// bytes through syscalls/. gVisor's own conversion of error-queue entries
-// is never given a zerocopy completion (it panics on unknown origins and
-// cannot set ee_data). recvfrom with MSG_ERRQUEUE, which gVisor rejects,
-// dequeues as Linux does.
+// IPV6_RECVERR (ICMP and local errors) are moved into it (zcsocket.State
+// Drain) around each zerocopy send and before each read, so they keep their
+// order with the completions (a completion before the ICMP error its
+// datagram caused, as on Linux), and recvmsg and recvmmsg with MSG_ERRQUEUE
+// write Linux's bytes through syscalls/. gVisor's own conversion of
+// error-queue entries is never given a zerocopy completion (it panics on
+// unknown origins and cannot set ee_data). recvfrom with MSG_ERRQUEUE,
+// which gVisor rejects, dequeues as Linux does. Reading the queue sets the
+// socket error as Linux's sock_dequeue_err_skb does, with Linux's errno.
 //
 // # Limits
 //
@@ -91,8 +94,8 @@
 //   - Turning IP_RECVERR off purges gVisor's queue but not errors already
 //     moved to ours; Linux purges the whole error queue, completions
 //     included.
-//   - The socket error (SO_ERROR) that an error-queue read sets follows
-//     Linux for the ICMP errors gVisor reports (ECONNREFUSED, EHOSTUNREACH,
-//     ENETUNREACH) and for what ends a partial recvmmsg (EFAULT, EINVAL,
-//     EMSGSIZE); gVisor's socket error cannot hold other errnos.
+//   - The socket error (SO_ERROR) that an error-queue read sets keeps
+//     Linux's errno for every error netstack reports (ICMP and local errors)
+//     and for what ends a partial recvmmsg; gVisor's socket error is a
+//     netstack error and cannot hold other errnos.
 package sentry

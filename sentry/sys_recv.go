@@ -4,17 +4,14 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/errors/linuxerr"
-	"gvisor.dev/gvisor/pkg/hostarch"
-	"gvisor.dev/gvisor/pkg/marshal/primitive"
 	"gvisor.dev/gvisor/pkg/sentry/arch"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/ktime"
-	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
-	"gvisor.dev/gvisor/pkg/tcpip"
 
 	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zcsocket"
+	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // recvErrFlags are the flags gVisor's recvmsg accepts; others are EINVAL,
@@ -163,39 +160,15 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 			}
 		}
 		if args[4].Pointer() != 0 {
-			var addr linux.SockAddr
-			var addrLen uint32
+			var nameBuf [unix.SizeofSockaddrInet6]byte
+			var name []byte
 			if e.Dst.IsValid() {
-				addr, addrLen = socket.ConvertAddress(s.family, tcpip.FullAddress{
-					Addr: tcpip.AddrFromSlice(e.Dst.Addr().AsSlice()),
-					Port: e.Dst.Port(),
-				})
+				name = zerocopy.AppendSockaddr(nameBuf[:0], s.family, e.Dst.Addr(), e.Dst.Port())
 			}
-			if err := writeAddress(t, addr, addrLen, args[4].Pointer(), args[5].Pointer()); err != nil {
-				return 0, nil, err
+			if err := syscalls.MoveAddrToUser(t, name, args[4].Pointer(), args[5].Pointer()); err != nil {
+				return 0, nil, sysErr(err)
 			}
 		}
 		return uintptr(n), nil, nil
 	}
-}
-
-// writeAddress writes addr, truncated to the buffer, and its length, as
-// Linux's move_addr_to_user (and gVisor's writeAddress) do.
-func writeAddress(t *kernel.Task, addr linux.SockAddr, addrLen uint32, addrPtr, addrLenPtr hostarch.Addr) error {
-	var bufLen int32
-	if _, err := primitive.CopyInt32In(t, addrLenPtr, &bufLen); err != nil {
-		return err
-	}
-	if bufLen < 0 {
-		return linuxerr.EINVAL
-	}
-	if n := min(uint32(bufLen), addrLen); n > 0 {
-		b := make([]byte, addr.SizeBytes())
-		addr.MarshalUnsafe(b)
-		if _, err := t.CopyOutBytes(addrPtr, b[:min(int(n), len(b))]); err != nil {
-			return err
-		}
-	}
-	_, err := primitive.CopyUint32Out(t, addrLenPtr, addrLen)
-	return err
 }

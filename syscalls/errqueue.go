@@ -30,15 +30,15 @@ import (
 //   - msg_flags gets MSG_ERRQUEUE, MSG_TRUNC, MSG_CTRUNC and the caller's
 //     MSG_CMSG_CLOEXEC; msg_controllen the bytes advanced.
 //
-// Where Linux loses the entry (a fault after it was dequeued, or a control
-// buffer that faults, which Linux ignores), the entry goes back to the front
-// of the queue instead; the result is Linux's.
+// As in Linux, an entry once dequeued is consumed whatever happens next: a
+// fault writing its payload, name or msghdr fails the call (EFAULT) and one
+// writing its control message is ignored (the call returns 0, msg_controllen
+// 0).
 func (c *Call) RecvErrQueue(msgAddr hostarch.Addr, flags uint32) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
-	n, _, err := c.recvOne(msgAddr, flags)
-	return n, err
+	return c.recvOne(msgAddr, flags)
 }
 
 // RecvMMsgErrQueue performs recvmmsg(2) with MSG_ERRQUEUE for vlen
@@ -50,9 +50,8 @@ func (c *Call) RecvErrQueue(msgAddr hostarch.Addr, flags uint32) (int, error) {
 // of messages received, or the error if there were none. If it returns
 // n > 0 with an error, that error is not EAGAIN and is what Linux stores as
 // the socket's pending error (sk_err, SO_ERROR) for the next call; the
-// caller must do so. It never blocks. If a msg_len cannot be written, Linux
-// has consumed that message's entry; it goes back to the front of the
-// queue instead.
+// caller must do so. It never blocks. If a msg_len cannot be written, the
+// message's entry is consumed and not counted, as in Linux.
 func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expired func() bool) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
@@ -62,14 +61,13 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expir
 	got := 0
 	for got < int(vlen) {
 		entry := vecAddr + hostarch.Addr(got*l.mmsghdrSize)
-		n, e, rerr := c.recvOne(entry, flags&^unix.MSG_WAITFORONE)
+		n, rerr := c.recvOne(entry, flags&^unix.MSG_WAITFORONE)
 		if err = rerr; err != nil {
 			break
 		}
 		var b [4]byte
 		binary.LittleEndian.PutUint32(b[:], uint32(n))
 		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), b[:]); err != nil {
-			c.requeueEntry(&e)
 			break
 		}
 		got++
@@ -85,39 +83,28 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expir
 
 // recvOne is ___sys_recvmsg with MSG_ERRQUEUE for the msghdr at msgAddr.
 // It returns the entry it received.
-func (c *Call) recvOne(msgAddr hostarch.Addr, flags uint32) (int, zerocopy.Entry, error) {
+func (c *Call) recvOne(msgAddr hostarch.Addr, flags uint32) (int, error) {
 	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
-		return 0, zerocopy.Entry{}, err
+		return 0, err
 	}
 	_, iov, total, err := importMsg(c.Mem, c.ABI, &h, false)
 	if err != nil {
-		return 0, zerocopy.Entry{}, err
+		return 0, err
 	}
 	q := c.Sock.ErrorQueue()
 	if q == nil {
-		return 0, zerocopy.Entry{}, unix.EAGAIN
+		return 0, unix.EAGAIN
 	}
 	e, ok := q.Pop()
 	if !ok {
-		return 0, zerocopy.Entry{}, unix.EAGAIN
+		return 0, unix.EAGAIN
 	}
-	n, lost, err := c.recvErr(msgAddr, &h, iov, total, flags, &e)
-	if lost {
-		c.requeueEntry(&e)
-	}
-	return n, e, err
+	return c.recvErr(msgAddr, &h, iov, total, flags, &e)
 }
 
-// requeueEntry puts e back at the front of the queue, where Linux would
-// lose it.
-func (c *Call) requeueEntry(e *zerocopy.Entry) {
-	c.Sock.ErrorQueue().PushFront(*e)
-}
-
-// recvErr writes e for RecvErrQueue. lost reports whether Linux would have
-// lost e: the call failed, or the control message could not be written.
-func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (n int, lost bool, err error) {
+// recvErr writes e for RecvErrQueue.
+func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (int, error) {
 	l := c.ABI.layout()
 	msgFlags := flags & (unix.MSG_CMSG_CLOEXEC | MsgCmsgCompat)
 	copied := int64(len(e.Payload))
@@ -126,7 +113,7 @@ func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRang
 		copied = total
 	}
 	if err := c.writeIov(iov, e.Payload[:copied]); err != nil {
-		return 0, true, err
+		return 0, err
 	}
 
 	family := c.Sock.Family()
@@ -140,29 +127,27 @@ func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRang
 	level, typ := zerocopy.ErrCmsgLevelType(family)
 	w := cmsgWriter{mem: c.Mem, l: l, addr: h.control, left: h.controllen}
 	// ip_recv_error ignores put_cmsg's error.
-	if w.put(level, typ, payload) != nil {
-		lost = true
-	}
+	_ = w.put(level, typ, payload)
 	if w.ctrunc {
 		msgFlags |= unix.MSG_CTRUNC
 	}
 	msgFlags |= unix.MSG_ERRQUEUE
 
 	if h.name != 0 {
-		if err := c.moveAddrToUser(name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
-			return 0, true, err
+		if err := MoveAddrToUser(c.Mem, name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
+			return 0, err
 		}
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint32(b[:], msgFlags&^MsgCmsgCompat)
 	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offFlags), b[:4]); err != nil {
-		return 0, true, err
+		return 0, err
 	}
 	l.putWord(b[:], w.used)
 	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offControllen), b[:l.word]); err != nil {
-		return 0, true, err
+		return 0, err
 	}
-	return int(copied), lost, nil
+	return int(copied), nil
 }
 
 // writeIov copies data into the iovecs in order (skb_copy_datagram_msg).
@@ -180,24 +165,25 @@ func (c *Call) writeIov(iov []hostarch.AddrRange, data []byte) error {
 	return nil
 }
 
-// moveAddrToUser is Linux 6.18's move_addr_to_user: it rereads msg_namelen
-// from the guest, writes len(name) back to it unless it is negative, then
-// copies min(msg_namelen, len(name)) bytes of name, or fails with EINVAL if
-// msg_namelen was negative and name is not empty.
-func (c *Call) moveAddrToUser(name []byte, uaddr, ulen hostarch.Addr) error {
+// MoveAddrToUser is Linux 6.18's move_addr_to_user, with which recvmsg and
+// recvfrom return an address: it reads the length at ulen, writes len(name)
+// back to it unless it is negative, then copies min(length, len(name))
+// bytes of name to uaddr, or fails with EINVAL if the length was negative
+// and name is not empty; EFAULT if any access faults.
+func MoveAddrToUser(mem Memory, name []byte, uaddr, ulen hostarch.Addr) error {
 	var b [4]byte
-	if err := copyIn(c.Mem, ulen, b[:]); err != nil {
+	if err := copyIn(mem, ulen, b[:]); err != nil {
 		return err
 	}
 	n := min(int(int32(binary.LittleEndian.Uint32(b[:]))), len(name))
 	if n >= 0 {
 		binary.LittleEndian.PutUint32(b[:], uint32(len(name)))
-		if err := copyOut(c.Mem, ulen, b[:]); err != nil {
+		if err := copyOut(mem, ulen, b[:]); err != nil {
 			return err
 		}
 	}
 	if n < 0 {
 		return unix.EINVAL
 	}
-	return copyOut(c.Mem, uaddr, name[:n])
+	return copyOut(mem, uaddr, name[:n])
 }

@@ -309,16 +309,6 @@ func (q *ErrorQueue) Requeue(cs []Completion) {
 	q.wake()
 }
 
-// PushFront puts an entry that Pop returned back at the front of the queue,
-// for when the recvmsg(MSG_ERRQUEUE) that popped it faults before the
-// program could see it (Linux loses it). It never drops.
-func (q *ErrorQueue) PushFront(e Entry) {
-	q.mu.Lock()
-	q.pushFrontLocked(itemOf(&e))
-	q.mu.Unlock()
-	q.wake()
-}
-
 // Len returns the number of entries.
 func (q *ErrorQueue) Len() int {
 	q.mu.Lock()

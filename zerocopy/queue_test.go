@@ -318,18 +318,6 @@ func BenchmarkPopAfterCompletion(b *testing.B) {
 	}
 }
 
-func TestPushFrontRestoresPopped(t *testing.T) {
-	q := NewErrorQueue(QueueConfig{Limit: 1})
-	q.Push(icmpErr(1))
-	q.Complete(c(0, 0))
-	e, _ := q.Pop()
-	q.PushFront(e) // past the limit: never dropped
-	want := []any{uint16(1), c(0, 0)}
-	if got := drain(q); !reflect.DeepEqual(got, want) {
-		t.Errorf("queue = %v, want %v", got, want)
-	}
-}
-
 // TestPopSetsSockErr follows Linux's sock_dequeue_err_skb: after a Pop the
 // socket error is the errno of the new head if that is an ICMP error, else
 // 0 if the popped entry was an ICMP error, else unchanged; and waiters are
