@@ -40,8 +40,8 @@ type straceDecoder struct {
 // printed in hex, and an unknown SOL_SOCKET control message without its
 // data. The one exported hook, SyscallTable.Stracer, is overwritten by
 // strace.Initialize when runsc builds the sandbox (runsc/boot/strace.go),
-// after every init, and runsc calls no extension hook between that and the
-// first task.
+// after every init; runsc's boot has no extension hook between that and the
+// first task, and replacing it once tasks run would race with them.
 //
 // So the extension annotates these calls itself, when strace logging is on
 // for the syscall (as gVisor records it in the table's FeatureEnable), in
