@@ -83,9 +83,9 @@ type cmsg struct {
 	linux.ControlMessageHeader
 	// data is the payload: cmsg_len minus the header.
 	data []byte
-	// bad is set if cmsg_len is below the header size or runs past the
-	// buffer; data is then empty.
-	bad bool
+	// bad, if set, says what is wrong with cmsg_len: it is below the
+	// header size or runs past the buffer. data is then empty.
+	bad string
 }
 
 // isZCNotification reports whether m is a SOL_SOCKET/SCM_ZC_NOTIFICATION
@@ -110,8 +110,13 @@ func cmsgs(buf []byte) []cmsg {
 	for len(buf) >= linux.SizeOfControlMessageHeader {
 		var m cmsg
 		m.UnmarshalBytes(buf)
-		if m.Length < uint64(linux.SizeOfControlMessageHeader) || m.Length > uint64(len(buf)) {
-			m.bad = true
+		switch {
+		case m.Length < uint64(linux.SizeOfControlMessageHeader):
+			m.bad = "content too short"
+		case m.Length > uint64(len(buf)):
+			m.bad = "content extends beyond buffer"
+		}
+		if m.bad != "" {
 			return append(ms, m)
 		}
 		m.data = buf[linux.SizeOfControlMessageHeader:m.Length]
@@ -156,8 +161,8 @@ func (m *cmsg) format(out bool) string {
 	s := fmt.Sprintf("level=%s, type=%s, length=%d",
 		cmsgLevels.ParseDecimal(level), cmsgTypes[level].ParseDecimal(uint64(uint32(m.Type))), m.Length)
 	switch {
-	case m.bad:
-		s += ", content extends beyond buffer"
+	case m.bad != "":
+		s += ", " + m.bad
 	case m.isZCNotification():
 		s += ", " + zcInfo(m.data, out)
 	case m.isRecvErr():

@@ -174,7 +174,7 @@ func TestFormatCmsgs(t *testing.T) {
 			"length below the header",
 			appendCmsg(nil, linux.SOL_SOCKET, zerocopy.SCMZCNotification, zcIn(1), 8),
 			false,
-			"[{level=SOL_SOCKET, type=SCM_ZC_NOTIFICATION, length=8, content extends beyond buffer}]",
+			"[{level=SOL_SOCKET, type=SCM_ZC_NOTIFICATION, length=8, content too short}]",
 		},
 		{
 			"trailing bytes too short for a header",
