@@ -51,5 +51,6 @@ func patch(t *kernel.SyscallTable) {
 		sc.Fn = o(sc.Fn)
 		t.Table[no] = sc
 	}
+	straceZerocopy(t)
 	t.Init()
 }
