@@ -15,7 +15,6 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"github.com/zcstack/zcstack/zcsocket"
-	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // zcSocket is the file description of an AF_INET/AF_INET6 TCP or UDP socket
@@ -49,9 +48,6 @@ type zcSocket struct {
 }
 
 var _ socket.Socket = (*zcSocket)(nil)
-
-// sandboxStats counts the zerocopy events of every socket of the sandbox.
-var sandboxStats zerocopy.Stats
 
 // newZCSocket wraps the netstack socket that netstack.New makes of ep, and
 // records it in the kernel's socket table as socket.New does.
@@ -112,17 +108,18 @@ func (s *zcSocket) zcState(create bool) *zcsocket.State {
 	if zc := s.zc.Load(); zc != nil || !create {
 		return zc
 	}
+	cfg := zcsocket.Config{
+		Family: s.family,
+		Type:   int(s.skType),
+		Stats:  &sandboxStats,
+		Notify: func() { s.wq.Notify(waiter.EventErr) },
+	}
 	s.zcMu.Lock()
 	defer s.zcMu.Unlock()
 	if zc := s.zc.Load(); zc != nil {
 		return zc
 	}
-	zc := zcsocket.New(s.ep, zcsocket.Config{
-		Family: s.family,
-		Type:   int(s.skType),
-		Stats:  &sandboxStats,
-		Notify: func() { s.wq.Notify(waiter.EventErr) },
-	})
+	zc := zcsocket.New(s.ep, cfg)
 	s.zc.Store(zc)
 	return zc
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/hostarch"
 	"gvisor.dev/gvisor/pkg/sentry/arch"
@@ -185,7 +186,7 @@ func recvMsgExit(mem guestMemory, args arch.SyscallArguments, _ uintptr) string 
 
 // mmsgAddr returns the address of entry i of the mmsghdr vector at vec.
 func mmsgAddr(vec hostarch.Addr, i int) hostarch.Addr {
-	return vec + hostarch.Addr(i*syscalls.ABI64.MMsghdrSize())
+	return vec + hostarch.Addr(i*unix.SizeofMmsghdr)
 }
 
 // mmsgEntries joins what entry describes of the first n entries of a

@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi"
 	"gvisor.dev/gvisor/pkg/abi/linux"
-	"gvisor.dev/gvisor/pkg/bits"
 	"gvisor.dev/gvisor/pkg/hostarch"
 
+	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -80,60 +80,41 @@ func msgFlags(flags uint32) string {
 
 // cmsg is one control message of a buffer in the 64-bit layout.
 type cmsg struct {
-	linux.ControlMessageHeader
+	level, typ int32
 	// data is the payload: cmsg_len minus the header.
 	data []byte
-	// bad, if set, says what is wrong with cmsg_len: it is below the
-	// header size or runs past the buffer. data is then empty.
-	bad string
 }
 
 // isZCNotification reports whether m is a SOL_SOCKET/SCM_ZC_NOTIFICATION
 // message.
 func (m *cmsg) isZCNotification() bool {
-	return m.Level == linux.SOL_SOCKET && m.Type == zerocopy.SCMZCNotification
+	return m.level == linux.SOL_SOCKET && m.typ == zerocopy.SCMZCNotification
 }
 
 // isRecvErr reports whether m is an error-queue message:
 // SOL_IP/IP_RECVERR or SOL_IPV6/IPV6_RECVERR.
 func (m *cmsg) isRecvErr() bool {
-	return (m.Level == linux.SOL_IP && m.Type == linux.IP_RECVERR) ||
-		(m.Level == linux.SOL_IPV6 && m.Type == linux.IPV6_RECVERR)
+	return (m.level == linux.SOL_IP && m.typ == linux.IP_RECVERR) ||
+		(m.level == linux.SOL_IPV6 && m.typ == linux.IPV6_RECVERR)
 }
 
 // cmsgs splits buf, a control buffer in the 64-bit layout, into its
-// messages as Linux's CMSG_FIRSTHDR/CMSG_NXTHDR walk does: messages start
-// at multiples of 8 and the walk stops where a header no longer fits. A bad
-// message ends the walk.
-func cmsgs(buf []byte) []cmsg {
-	var ms []cmsg
-	for len(buf) >= linux.SizeOfControlMessageHeader {
-		var m cmsg
-		m.UnmarshalBytes(buf)
-		switch {
-		case m.Length < uint64(linux.SizeOfControlMessageHeader):
-			m.bad = "content too short"
-		case m.Length > uint64(len(buf)):
-			m.bad = "content extends beyond buffer"
-		}
-		if m.bad != "" {
-			return append(ms, m)
-		}
-		m.data = buf[linux.SizeOfControlMessageHeader:m.Length]
-		ms = append(ms, m)
-		next := bits.AlignUp(int(m.Length), 8)
-		if next >= len(buf) {
-			break
-		}
-		buf = buf[next:]
-	}
-	return ms
+// messages as Linux walks a control buffer (syscalls.WalkCmsgs); bad
+// reports a cmsg_len below the header or past the buffer, which ends the
+// walk.
+func cmsgs(buf []byte) (ms []cmsg, bad bool) {
+	err := syscalls.WalkCmsgs(buf, func(level, typ int32, data []byte) error {
+		ms = append(ms, cmsg{level: level, typ: typ, data: data})
+		return nil
+	})
+	return ms, err != nil
 }
 
 // hasZCNotification reports whether the control buffer buf holds a
 // SOL_SOCKET/SCM_ZC_NOTIFICATION message.
 func hasZCNotification(buf []byte) bool {
-	for _, m := range cmsgs(buf) {
+	ms, _ := cmsgs(buf)
+	for _, m := range ms {
 		if m.isZCNotification() {
 			return true
 		}
@@ -146,10 +127,13 @@ func hasZCNotification(buf []byte) bool {
 // shown: the room the caller asks for on the way in, the completions
 // written back on the way out.
 func formatCmsgs(buf []byte, out bool) string {
-	ms := cmsgs(buf)
-	strs := make([]string, 0, len(ms))
+	ms, bad := cmsgs(buf)
+	strs := make([]string, 0, len(ms)+1)
 	for i := range ms {
 		strs = append(strs, ms[i].format(out))
+	}
+	if bad {
+		strs = append(strs, "(invalid cmsg_len)")
 	}
 	return "[" + strings.Join(strs, ", ") + "]"
 }
@@ -157,12 +141,10 @@ func formatCmsgs(buf []byte, out bool) string {
 // format formats m as gVisor's strace formats a control message, with the
 // zerocopy payloads decoded.
 func (m *cmsg) format(out bool) string {
-	level := uint64(uint32(m.Level))
+	level := uint64(uint32(m.level))
 	s := fmt.Sprintf("level=%s, type=%s, length=%d",
-		cmsgLevels.ParseDecimal(level), cmsgTypes[level].ParseDecimal(uint64(uint32(m.Type))), m.Length)
+		cmsgLevels.ParseDecimal(level), cmsgTypes[level].ParseDecimal(uint64(uint32(m.typ))), linux.SizeOfControlMessageHeader+len(m.data))
 	switch {
-	case m.bad != "":
-		s += ", " + m.bad
 	case m.isZCNotification():
 		s += ", " + zcInfo(m.data, out)
 	case m.isRecvErr():

@@ -20,24 +20,27 @@ const recvErrFlags = linux.MSG_OOB | linux.MSG_DONTROUTE | linux.MSG_DONTWAIT | 
 	linux.MSG_WAITALL | linux.MSG_TRUNC | linux.MSG_CTRUNC | linux.MSG_PEEK | linux.MSG_CMSG_CLOEXEC |
 	linux.MSG_ERRQUEUE | linux.MSG_WAITFORONE
 
-// errQueueFile returns the file behind fd with its zcSocket and zerocopy
-// state if the file is a zcSocket whose error queue is ours (it has had
-// SO_ZEROCOPY), with netstack's errors moved into that queue; or nil:
-// gVisor's own MSG_ERRQUEUE serves the others. The caller drops the
-// reference.
-func errQueueFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcsocket.State) {
+// errQueueFile returns the file behind fd and its zerocopy state for a
+// receive with flags that is ours: one with MSG_ERRQUEUE, by a 64-bit task,
+// on a zcSocket whose error queue is ours (it has had SO_ZEROCOPY). It moves
+// netstack's errors into that queue. It returns nil for every other
+// receive, which gVisor serves. The caller drops the reference.
+func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, *zcsocket.State) {
+	if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
+		return nil, nil
+	}
 	file := t.GetFile(fd)
 	if file == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if s, ok := socketOf(file); ok {
 		if zc := s.zc.Load(); zc != nil {
 			zc.Drain()
-			return file, s, zc
+			return file, zc
 		}
 	}
 	file.DecRef(t)
-	return nil, nil, nil
+	return nil, nil
 }
 
 // sysRecvMsg serves recvmsg(MSG_ERRQUEUE) from the socket's own error queue
@@ -45,10 +48,7 @@ func errQueueFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *z
 func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[2].Int()
-		if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
-			return orig(t, sysno, args)
-		}
-		file, _, zc := errQueueFile(t, args[0].Int())
+		file, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -70,10 +70,7 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[3].Int()
-		if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
-			return orig(t, sysno, args)
-		}
-		file, _, zc := errQueueFile(t, args[0].Int())
+		file, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}

@@ -117,9 +117,13 @@ func (s *Sender) Done(t Ticket, sent bool) {
 // Push queues a non-zerocopy error on the error queue; see NewSender for
 // when it waits for the sends in progress.
 func (s *Sender) Push(e Entry) {
+	if !s.holdErrors {
+		s.queue.Push(e)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.holdErrors || len(s.line) == 0 {
+	if len(s.line) == 0 {
 		s.queue.Push(e)
 		return
 	}
