@@ -73,7 +73,7 @@ func itemOf(e *Entry) item {
 
 // QueueConfig configures an ErrorQueue. Every field may be left zero.
 type QueueConfig struct {
-	// Limit is the length past which Admit and Push refuse
+	// Limit is the length past which new zerocopy sends and Push are refused
 	// (DefaultQueueLimit if 0 or less).
 	Limit int
 	// Notify is called without locks held each time an entry is added or
@@ -95,7 +95,7 @@ type QueueConfig struct {
 //
 // Completions coalesce with the tail entry as in Linux (see Complete). Memory
 // is bounded without losing completions: the queue never drops one, and
-// Admit refuses new MSG_ZEROCOPY sends with ENOBUFS while the queue is full.
+// new MSG_ZEROCOPY sends fail with ENOBUFS while the queue is full (Sender.Reserve).
 type ErrorQueue struct {
 	cfg QueueConfig
 
@@ -184,7 +184,7 @@ func canMerge(prev, next Completion) bool {
 
 // Complete queues the completion c, coalescing it with the tail entry when
 // canMerge allows (net/core/skbuff.c __msg_zerocopy_callback). It never drops
-// c, whatever the queue's length: admission control is Admit's job.
+// c, whatever the queue's length: admission control is Sender.Reserve's job.
 func (q *ErrorQueue) Complete(c Completion) {
 	q.mu.Lock()
 	merged := q.extendsTailLocked(c)
@@ -203,10 +203,10 @@ func (q *ErrorQueue) Complete(c Completion) {
 	q.wake()
 }
 
-// Admit reports whether a zerocopy send whose completion will be c may go
+// admit reports whether a zerocopy send whose completion will be c may go
 // ahead: ENOBUFS if the queue is full and c would not coalesce with its tail
 // (Linux: sock_omalloc of the ubuf_info fails over optmem_max).
-func (q *ErrorQueue) Admit(c Completion) error {
+func (q *ErrorQueue) admit(c Completion) error {
 	q.mu.Lock()
 	full := q.n >= q.cfg.Limit && !q.extendsTailLocked(c)
 	q.mu.Unlock()

@@ -168,11 +168,11 @@ func TestAdmitAndPushBound(t *testing.T) {
 	q := NewErrorQueue(QueueConfig{Limit: 2})
 	q.Complete(c(0, 0))
 	q.Complete(c(2, 2))
-	if err := q.Admit(c(3, 3)); err != nil {
-		t.Errorf("Admit of a completion that coalesces with the tail: %v", err)
+	if err := q.admit(c(3, 3)); err != nil {
+		t.Errorf("admit of a completion that coalesces with the tail: %v", err)
 	}
-	if err := q.Admit(c(5, 5)); err != unix.ENOBUFS {
-		t.Errorf("Admit on a full queue = %v, want ENOBUFS", err)
+	if err := q.admit(c(5, 5)); err != unix.ENOBUFS {
+		t.Errorf("admit on a full queue = %v, want ENOBUFS", err)
 	}
 	if q.Push(icmpErr(1)) {
 		t.Error("Push on a full queue succeeded")
@@ -187,8 +187,8 @@ func TestAdmitAndPushBound(t *testing.T) {
 	}
 	q.Pop()
 	q.Pop()
-	if err := q.Admit(c(9, 9)); err != nil {
-		t.Errorf("Admit after draining: %v", err)
+	if err := q.admit(c(9, 9)); err != nil {
+		t.Errorf("admit after draining: %v", err)
 	}
 }
 

@@ -76,13 +76,13 @@ func (s *Sender) NextID() uint32 {
 }
 
 // Reserve takes a place in line for a MSG_ZEROCOPY send that may take an
-// id, or refuses with ENOBUFS when the error queue is full (Admit). The
+// id, or refuses with ENOBUFS when the error queue is full (admit). The
 // caller must call Done with the ticket when the send returns.
 func (s *Sender) Reserve() (Ticket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.next + uint32(len(s.line))
-	if err := s.queue.Admit(Completion{Lo: id, Hi: id, Copied: true}); err != nil {
+	if err := s.queue.admit(Completion{Lo: id, Hi: id, Copied: true}); err != nil {
 		return 0, err
 	}
 	t := s.first + Ticket(len(s.line))
