@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/zcstack/zcstack/internal/runsc"
 )
@@ -23,9 +24,13 @@ type bench struct {
 	cfg   config
 	bins  runsc.Binaries
 	guest string
+	meter *cpuMeter
 	port  int
 	// runs holds each cell's results, one per repetition.
 	runs map[key][]result
+	// startup holds the CPU time of an empty run of each environment, one
+	// per repetition: what a run costs before the guest does anything.
+	startup map[runsc.Runtime][]time.Duration
 }
 
 // cells lists the runs of one repetition, in the order they run. Copy mode
@@ -62,10 +67,14 @@ func (b *bench) cells() []key {
 // (MSG_ZEROCOPY under stock runsc) is not repeated.
 func (b *bench) measure() (*report, error) {
 	b.runs = map[key][]result{}
+	b.startup = map[runsc.Runtime][]time.Duration{}
 	cells := b.cells()
 	total := len(cells) * b.cfg.reps
 	done := 0
 	for rep := 0; rep < b.cfg.reps; rep++ {
+		if err := b.measureStartup(); err != nil {
+			return nil, err
+		}
 		for _, k := range cells {
 			done++
 			if prev := b.runs[k]; len(prev) > 0 && prev[0].Error != "" {
@@ -83,6 +92,25 @@ func (b *bench) measure() (*report, error) {
 	return b.report(), nil
 }
 
+// measureStartup runs /bin/true once in each environment and records its
+// CPU time.
+func (b *bench) measureStartup() error {
+	for _, em := range envModes {
+		if !b.cfg.envs[em.env] {
+			continue
+		}
+		cpu, err := b.meter.measure(func() error {
+			_, err := b.bins.Output(em.env, "/bin/true")
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("empty run on %s: %w", em.env, err)
+		}
+		b.startup[em.env] = append(b.startup[em.env], cpu)
+	}
+	return nil
+}
+
 // runOne runs zcgen pair once for k.
 func (b *bench) runOne(k key) (result, error) {
 	b.port++
@@ -96,8 +124,14 @@ func (b *bench) runOne(k key) (result, error) {
 		// affinity does not reach the sentry's threads.
 		argv = append(argv, "-C", strconv.Itoa(b.cfg.txCPU), "-R", strconv.Itoa(b.cfg.rxCPU))
 	}
-	out, err := b.bins.Output(k.env, argv...)
+	var out []byte
+	cpu, err := b.meter.measure(func() error {
+		var err error
+		out, err = b.bins.Output(k.env, argv...)
+		return err
+	})
 	r, perr := parseResult(out)
+	r.CPU = cpu
 	if perr != nil {
 		if err != nil {
 			return r, err

@@ -79,7 +79,11 @@ func TestGuestOnHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bench{cfg: config{duration: time.Second}, bins: runsc.Binaries{}, guest: bin}
+	meter, err := newCPUMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: config{duration: time.Second}, bins: runsc.Binaries{}, guest: bin, meter: meter}
 	for _, k := range []key{
 		{"tcp", 4, 1, 4096, modeErrqueue, runsc.Host},
 		{"udp", 6, 32, 65487, modeErrqueue, runsc.Host},
@@ -89,7 +93,8 @@ func TestGuestOnHost(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", k, err)
 		}
-		if !r.OK || r.Sends == 0 || r.TxMBps <= 0 {
+		// A second of sending and receiving costs CPU time.
+		if !r.OK || r.Sends == 0 || r.TxMBps <= 0 || r.CPU < 100*time.Millisecond {
 			t.Errorf("%+v: %+v", k, r)
 		}
 	}
@@ -102,18 +107,19 @@ func TestGuestOnHost(t *testing.T) {
 func TestTargets(t *testing.T) {
 	rep := &report{byKey: map[key]row{}}
 	rep.Ratios = []ratio{
-		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, NewOverZcopy: 1.6},
+		{Proto: "udp", Family: 4, Limit: 1, Payload: 4096, NewOverZcopy: 1.6, CPUSaving: 0.2, NewCPUOverCopyCPU: 1.01},
 		{Proto: "udp", Family: 4, Limit: 32, Payload: 4096, NewOverZcopy: 0.9},
 	}
-	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Stock}] = row{MBps: 100}
-	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Zerocopy}] = row{MBps: 96}
-	rep.byKey[key{"udp", 4, 32, 4096, modeCmsg, runsc.Zerocopy}] = row{MBps: 120}
+	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Stock}] = row{MBps: 100, CPUPerSend: 100}
+	rep.byKey[key{"udp", 4, 1, 4096, modeCopy, runsc.Zerocopy}] = row{MBps: 96, CPUPerSend: 102}
 	got := rep.targets()
 	want := []string{
-		"udp v4 4096B limit 1 New/ZCopy", "met",
-		"udp v4 4096B limit 32 New/ZCopy", "SHORT",
-		"udp v4 4096B runsc-zc copy / runsc copy", "SHORT",
-		"udp v4 4096B runsc-zc New (limit 32) / runsc copy", "met",
+		"udp v4 4096B limit 1 New/ZCopy MB/s", "met",
+		"udp v4 4096B limit 1 cpu saving", "SHORT",
+		"udp v4 4096B limit 1 New/copy CPU per send", "met",
+		"udp v4 4096B limit 32 New/ZCopy MB/s", "SHORT",
+		"udp v4 4096B runsc-zc copy / runsc copy CPU per send", "met",
+		"udp v4 4096B runsc-zc copy / runsc copy MB/s", "SHORT",
 	}
 	if len(got) != len(want)/2 {
 		t.Fatalf("targets = %q", got)
@@ -122,6 +128,27 @@ func TestTargets(t *testing.T) {
 		if !strings.HasPrefix(line, want[2*i]) || !strings.HasSuffix(line, want[2*i+1]) {
 			t.Errorf("target %d = %q, want %q ... %s", i, line, want[2*i], want[2*i+1])
 		}
+	}
+}
+
+// TestCPUPerSend: start-up cost subtracted (median of the empty runs),
+// divided by sends, in µs; ratios paired by repetition.
+func TestCPUPerSend(t *testing.T) {
+	b := &bench{startup: map[runsc.Runtime][]time.Duration{
+		runsc.Zerocopy: {400 * time.Millisecond, 500 * time.Millisecond, 900 * time.Millisecond},
+	}}
+	r := result{CPU: 1500 * time.Millisecond, Sends: 10000}
+	if got := b.cpuPerSend(runsc.Zerocopy, r); got != 100 {
+		t.Errorf("cpuPerSend = %v µs, want 100", got)
+	}
+	if got := b.cpuPerSend(runsc.Zerocopy, result{}); got != 0 {
+		t.Errorf("cpuPerSend without sends = %v", got)
+	}
+	a := []result{{Sends: 1, CPU: 2}, {Sends: 1, CPU: 4}, {Sends: 1, CPU: 9, Error: "EINVAL"}}
+	c := []result{{Sends: 1, CPU: 1}, {Sends: 1, CPU: 1}, {Sends: 1, CPU: 1}}
+	got := pairedMedian(a, c, func(a, b result) float64 { return float64(a.CPU) / float64(b.CPU) })
+	if got != 3 {
+		t.Errorf("pairedMedian = %v, want 3 (the failed pair left out)", got)
 	}
 }
 

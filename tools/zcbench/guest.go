@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // zcgenSource is the guest traffic generator, built with the host's gcc.
@@ -30,13 +31,15 @@ func buildGuest(dir string) (string, error) {
 	return bin, nil
 }
 
-// result is what one zcgen pair run reports.
+// result is what one zcgen pair run reports, and the CPU time of its whole
+// process tree.
 type result struct {
 	TxMBps, RxMBps  float64
 	SyscallsPerSend float64
 	Sends           uint64
 	OK              bool
 	Error           string // the errno name that stopped the sender
+	CPU             time.Duration
 }
 
 // parseResult reads zcgen's role=tx and role=rx lines.

@@ -121,7 +121,11 @@ func run(cfg config, workdir string, asJSON bool, svgPath string) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{cfg: cfg, bins: bins, guest: guest}
+	meter, err := newCPUMeter()
+	if err != nil {
+		return err
+	}
+	b := &bench{cfg: cfg, bins: bins, guest: guest, meter: meter}
 	rep, err := b.measure()
 	if err != nil {
 		return err
