@@ -20,8 +20,8 @@ var _ syscalls.Socket = (*zcsocket.State)(nil)
 // call returns the syscalls/ context of a syscall of t on the socket file
 // whose zerocopy state is zc. gVisor runs only 64-bit tasks; its socket
 // message syscalls fail for others before they get here.
-func call(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State) *syscalls.Call {
-	return &syscalls.Call{
+func call(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State) syscalls.Call {
+	return syscalls.Call{
 		Mem:         t,
 		ABI:         syscalls.ABI64,
 		Sock:        zc,

@@ -56,7 +56,8 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^recvErrFlags != 0 || flags&linux.MSG_WAITFORONE != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		n, err := call(t, file, zc).RecvErrQueue(args[1].Pointer(), uint32(flags))
+		c := call(t, file, zc)
+		n, err := c.RecvErrQueue(args[1].Pointer(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -98,7 +99,8 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			expired = func() bool { return !clock.Now().Before(end) }
 		}
 		vlen := min(args[2].Uint(), linux.UIO_MAXIOV)
-		n, err := call(t, file, zc).RecvMMsgErrQueue(args[1].Pointer(), vlen, uint32(flags), expired)
+		c := call(t, file, zc)
+		n, err := c.RecvMMsgErrQueue(args[1].Pointer(), vlen, uint32(flags), expired)
 		if n == 0 {
 			return 0, nil, sysErr(err)
 		}

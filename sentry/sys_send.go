@@ -90,7 +90,10 @@ func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		n, err := call(t, file, zc).SendMsg(args[1].Pointer(), uint32(flags), s.sendFunc(t, file, zc, "sendmsg"))
+		c := call(t, file, zc)
+		n, err := c.SendMsg(args[1].Pointer(), uint32(flags), func(m *syscalls.Send) (int, error) {
+			return s.send(t, file, zc, "sendmsg", m)
+		})
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -110,44 +113,45 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
 			return 0, nil, linuxerr.EINVAL
 		}
-		n, err := call(t, file, zc).SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), s.sendFunc(t, file, zc, "sendmmsg"))
+		c := call(t, file, zc)
+		n, err := c.SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), func(m *syscalls.Send) (int, error) {
+			return s.send(t, file, zc, "sendmmsg", m)
+		})
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
-// sendFunc returns the send of one message for syscalls/: what gVisor's
-// sendSingleMsg does once it has read the message, accounted by
-// zerocopy.Sender when the message has MSG_ZEROCOPY.
-func (s *zcSocket) sendFunc(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State, op string) syscalls.SendFunc {
-	return func(m *syscalls.Send) (int, error) {
-		src := usermem.IOSequence{
-			IO:    t.MemoryManager(),
-			Addrs: hostarch.AddrRangeSeqFromSlice(m.Iov),
-		}
-		flags := int(m.Flags) & sendFlags
-		var haveDeadline bool
-		var deadline ktime.Time
-		if dl := s.SendTimeout(); dl > 0 {
-			deadline = t.Kernel().MonotonicClock().Now().Add(time.Duration(dl))
-			haveDeadline = true
-		} else if dl < 0 {
-			flags |= linux.MSG_DONTWAIT
-		}
-		return zc.Send(m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
-			// Parsed here so that a send refused before it runs
-			// (ENOBUFS) holds no control message.
-			cms, err := control.Parse(t, s.Socket, m.Control, t.Arch().Width())
-			if err != nil {
-				return 0, err
-			}
-			n, e := s.Socket.SendMsg(t, src, m.Name, flags, haveDeadline, deadline, cms)
-			err = glinux.HandleIOError(t, n != 0, e.ToError(), linuxerr.ERESTARTSYS, op, file)
-			// As gVisor's sendSingleMsg: control messages are released
-			// on error and for zero-length messages.
-			if n == 0 || err != nil {
-				cms.Release(t)
-			}
-			return n, err
-		})
+// send sends one message for syscalls/ (its SendFunc): what gVisor's
+// sendSingleMsg does once it has read the message, accounted as a
+// MSG_ZEROCOPY send by zcsocket.State when the message has the flag.
+func (s *zcSocket) send(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State, op string, m *syscalls.Send) (int, error) {
+	src := usermem.IOSequence{
+		IO:    t.MemoryManager(),
+		Addrs: hostarch.AddrRangeSeqFromSlice(m.Iov),
 	}
+	flags := int(m.Flags) & sendFlags
+	var haveDeadline bool
+	var deadline ktime.Time
+	if dl := s.SendTimeout(); dl > 0 {
+		deadline = t.Kernel().MonotonicClock().Now().Add(time.Duration(dl))
+		haveDeadline = true
+	} else if dl < 0 {
+		flags |= linux.MSG_DONTWAIT
+	}
+	return zc.Send(m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
+		// Parsed here so that a send refused before it runs
+		// (ENOBUFS) holds no control message.
+		cms, err := control.Parse(t, s.Socket, m.Control, t.Arch().Width())
+		if err != nil {
+			return 0, err
+		}
+		n, e := s.Socket.SendMsg(t, src, m.Name, flags, haveDeadline, deadline, cms)
+		err = glinux.HandleIOError(t, n != 0, e.ToError(), linuxerr.ERESTARTSYS, op, file)
+		// As gVisor's sendSingleMsg: control messages are released
+		// on error and for zero-length messages.
+		if n == 0 || err != nil {
+			cms.Release(t)
+		}
+		return n, err
+	})
 }

@@ -56,7 +56,7 @@ func isZC(m *cmsg) bool {
 // cmsg_len there is unreadable; ENOMEM if the 64-bit copy exceeds the stack
 // buffer and sock_kmalloc refuses it; then EFAULT if a message is
 // unreadable.
-func readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*control, error) {
+func (sc *scratch) readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*control, error) {
 	if h.controllen > math.MaxInt32 {
 		return nil, unix.ENOBUFS
 	}
@@ -66,12 +66,13 @@ func readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*control, error
 	}
 	l := abi.layout()
 	if abi == ABICompat {
-		return readCompatControl(mem, l, hostarch.Addr(h.control), n, optmemMax)
+		return sc.readCompatControl(mem, l, hostarch.Addr(h.control), n, optmemMax)
 	}
 	if n > stackCtlSize && n >= optmemMax {
 		return nil, unix.ENOBUFS
 	}
-	c := &control{l: l, buf: make([]byte, n)}
+	c := &sc.ctl
+	c.l, c.buf, c.msgs = l, grow(c.buf, n), c.msgs[:0]
 	if err := copyIn(mem, hostarch.Addr(h.control), c.buf); err != nil {
 		return nil, err
 	}
@@ -141,13 +142,14 @@ func (l *layout) fitCmsg(dataLen int, left uint64) (cmlen, adv uint64, trunc, ok
 }
 
 // readCompatControl is readControl for compat callers.
-func readCompatControl(mem Memory, l *layout, addr hostarch.Addr, n, optmemMax int) (*control, error) {
+func (sc *scratch) readCompatControl(mem Memory, l *layout, addr hostarch.Addr, n, optmemMax int) (*control, error) {
 	hdr := l.cmsgHdrSize
 	if addr == 0 || n < hdr {
 		return nil, unix.EINVAL
 	}
-	r := guestReader{mem: mem, addr: addr}
-	var msgs []cmsg
+	r := guestReader{mem: mem, addr: addr, win: sc.win}
+	defer func() { sc.win = r.win }()
+	msgs := sc.ctl.msgs[:0]
 	kcmlen := 0
 	for off := 0; ; {
 		b, err := r.get(off, 4)
@@ -169,7 +171,9 @@ func readCompatControl(mem Memory, l *layout, addr hostarch.Addr, n, optmemMax i
 	if kcmlen > stackCtlSize && kcmlen >= optmemMax {
 		return nil, unix.ENOMEM
 	}
-	c := &control{l: l, buf: make([]byte, n), msgs: msgs}
+	c := &sc.ctl
+	c.l, c.buf, c.msgs = l, grow(c.buf, n), msgs
+	clear(c.buf)
 	for i := range c.msgs {
 		m := &c.msgs[i]
 		b, err := r.get(m.off, int(m.len))
@@ -216,11 +220,10 @@ func (r *guestReader) get(off, size int) ([]byte, error) {
 	return r.win[:size], nil
 }
 
-// rest returns the messages that are not SCM_ZC_NOTIFICATION, each with its
-// alignment padding, in the caller's layout: what the protocol parses.
-// Bytes after the last message are dropped (Linux ignores them).
-func (c *control) rest() []byte {
-	var out []byte
+// rest appends to out the messages that are not SCM_ZC_NOTIFICATION, each
+// with its alignment padding, in the caller's layout: what the protocol
+// parses. Bytes after the last message are dropped (Linux ignores them).
+func (c *control) rest(out []byte) []byte {
 	for i := range c.msgs {
 		m := &c.msgs[i]
 		if isZC(m) {
@@ -237,6 +240,7 @@ func (c *control) rest() []byte {
 // advance as messages are written.
 type cmsgWriter struct {
 	mem    Memory
+	sc     *scratch
 	l      *layout
 	addr   uint64 // msg_control_user; 0 is NULL
 	left   uint64 // msg_controllen
@@ -256,7 +260,8 @@ func (w *cmsgWriter) put(level, typ int32, data []byte) error {
 		return nil
 	}
 	w.ctrunc = w.ctrunc || trunc
-	b := make([]byte, cmlen)
+	w.sc.cmsg = grow(w.sc.cmsg, int(cmlen))
+	b := w.sc.cmsg
 	w.l.putCmsgHeader(b, cmlen, level, typ)
 	copy(b[w.l.cmsgHdrSize:], data)
 	if err := copyOut(w.mem, hostarch.Addr(w.addr), b); err != nil {

@@ -38,7 +38,9 @@ func (c *Call) RecvErrQueue(msgAddr hostarch.Addr, flags uint32) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
-	return c.recvOne(msgAddr, flags)
+	sc := getScratch()
+	defer sc.release()
+	return c.recvOne(sc, msgAddr, flags)
 }
 
 // RecvMMsgErrQueue performs recvmmsg(2) with MSG_ERRQUEUE for vlen
@@ -57,17 +59,18 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expir
 		return 0, err
 	}
 	l := c.ABI.layout()
+	sc := getScratch()
+	defer sc.release()
 	var err error
 	got := 0
 	for got < int(vlen) {
 		entry := vecAddr + hostarch.Addr(got*l.mmsghdrSize)
-		n, rerr := c.recvOne(entry, flags&^unix.MSG_WAITFORONE)
+		n, rerr := c.recvOne(sc, entry, flags&^unix.MSG_WAITFORONE)
 		if err = rerr; err != nil {
 			break
 		}
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(n))
-		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), b[:]); err != nil {
+		binary.LittleEndian.PutUint32(sc.word[:], uint32(n))
+		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), sc.word[:4]); err != nil {
 			break
 		}
 		got++
@@ -83,12 +86,12 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expir
 
 // recvOne is ___sys_recvmsg with MSG_ERRQUEUE for the msghdr at msgAddr.
 // It returns the entry it received.
-func (c *Call) recvOne(msgAddr hostarch.Addr, flags uint32) (int, error) {
-	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
+func (c *Call) recvOne(sc *scratch, msgAddr hostarch.Addr, flags uint32) (int, error) {
+	h, err := sc.readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
 		return 0, err
 	}
-	_, iov, total, err := importMsg(c.Mem, c.ABI, &h, false)
+	_, iov, total, err := sc.importMsg(c.Mem, c.ABI, &h, false)
 	if err != nil {
 		return 0, err
 	}
@@ -100,11 +103,11 @@ func (c *Call) recvOne(msgAddr hostarch.Addr, flags uint32) (int, error) {
 	if !ok {
 		return 0, unix.EAGAIN
 	}
-	return c.recvErr(msgAddr, &h, iov, total, flags, &e)
+	return c.recvErr(sc, msgAddr, &h, iov, total, flags, &e)
 }
 
 // recvErr writes e for RecvErrQueue.
-func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (int, error) {
+func (c *Call) recvErr(sc *scratch, msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (int, error) {
 	l := c.ABI.layout()
 	msgFlags := flags & (unix.MSG_CMSG_CLOEXEC | MsgCmsgCompat)
 	copied := int64(len(e.Payload))
@@ -117,15 +120,14 @@ func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRang
 	}
 
 	family := c.Sock.Family()
-	var nameBuf [unix.SizeofSockaddrInet6]byte
 	var name []byte
 	if e.Dst.IsValid() {
-		name = zerocopy.AppendSockaddr(nameBuf[:0], family, e.Dst.Addr(), e.Dst.Port())
+		name = zerocopy.AppendSockaddr(sc.name[:0], family, e.Dst.Addr(), e.Dst.Port())
 	}
 	var data [zerocopy.ErrCmsgDataLen6]byte
 	payload := zerocopy.AppendErrCmsgData(data[:0], family, e)
 	level, typ := zerocopy.ErrCmsgLevelType(family)
-	w := cmsgWriter{mem: c.Mem, l: l, addr: h.control, left: h.controllen}
+	w := cmsgWriter{mem: c.Mem, sc: sc, l: l, addr: h.control, left: h.controllen}
 	// ip_recv_error ignores put_cmsg's error.
 	_ = w.put(level, typ, payload)
 	if w.ctrunc {
@@ -134,17 +136,11 @@ func (c *Call) recvErr(msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRang
 	msgFlags |= unix.MSG_ERRQUEUE
 
 	if h.name != 0 {
-		if err := MoveAddrToUser(c.Mem, name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
+		if err := sc.moveAddrToUser(c.Mem, name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
 			return 0, err
 		}
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint32(b[:], msgFlags&^MsgCmsgCompat)
-	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offFlags), b[:4]); err != nil {
-		return 0, err
-	}
-	l.putWord(b[:], w.used)
-	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offControllen), b[:l.word]); err != nil {
+	if err := c.putFlagsAndControllen(sc, msgAddr, msgFlags&^MsgCmsgCompat, w.used); err != nil {
 		return 0, err
 	}
 	return int(copied), nil
@@ -171,14 +167,20 @@ func (c *Call) writeIov(iov []hostarch.AddrRange, data []byte) error {
 // bytes of name to uaddr, or fails with EINVAL if the length was negative
 // and name is not empty; EFAULT if any access faults.
 func MoveAddrToUser(mem Memory, name []byte, uaddr, ulen hostarch.Addr) error {
-	var b [4]byte
-	if err := copyIn(mem, ulen, b[:]); err != nil {
+	sc := getScratch()
+	defer sc.release()
+	return sc.moveAddrToUser(mem, name, uaddr, ulen)
+}
+
+func (sc *scratch) moveAddrToUser(mem Memory, name []byte, uaddr, ulen hostarch.Addr) error {
+	b := sc.word[:4]
+	if err := copyIn(mem, ulen, b); err != nil {
 		return err
 	}
-	n := min(int(int32(binary.LittleEndian.Uint32(b[:]))), len(name))
+	n := min(int(int32(binary.LittleEndian.Uint32(b))), len(name))
 	if n >= 0 {
-		binary.LittleEndian.PutUint32(b[:], uint32(len(name)))
-		if err := copyOut(mem, ulen, b[:]); err != nil {
+		binary.LittleEndian.PutUint32(b, uint32(len(name)))
+		if err := copyOut(mem, ulen, b); err != nil {
 			return err
 		}
 	}

@@ -268,7 +268,7 @@ func FuzzReadControl(f *testing.F) {
 		}
 		mem := fuzzMem(b)
 		h := msghdr{control: fuzzBase, controllen: uint64(ctlLen)}
-		c, err := readControl(mem, abi, &h, 4096)
+		c, err := new(scratch).readControl(mem, abi, &h, 4096)
 		if !linuxErrno(err) {
 			t.Fatalf("readControl: %v", err)
 		}
@@ -284,7 +284,7 @@ func FuzzReadControl(f *testing.F) {
 			}
 			prev = m.off
 		}
-		if r := c.rest(); len(r) > len(c.buf) {
+		if r := c.rest(nil); len(r) > len(c.buf) {
 			t.Fatalf("rest %d bytes of %d", len(r), len(c.buf))
 		}
 	})

@@ -1,7 +1,9 @@
 package syscalls
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/hostarch"
@@ -153,4 +155,13 @@ func drain(q *zerocopy.ErrorQueue) []zerocopy.Completion {
 			cs = append(cs, c)
 		}
 	}
+}
+
+// clone returns a copy of m that outlives the send.
+func (m *Send) clone() *Send {
+	c := *m
+	c.Name = bytes.Clone(m.Name)
+	c.Iov = slices.Clone(m.Iov)
+	c.Control = bytes.Clone(m.Control)
+	return &c
 }

@@ -21,10 +21,9 @@ type msghdr struct {
 
 // readMsghdr reads the msghdr at addr (copy_msghdr_from_user,
 // get_compat_msghdr): EFAULT if any of it is unreadable.
-func readMsghdr(mem Memory, abi ABI, addr hostarch.Addr) (msghdr, error) {
+func (sc *scratch) readMsghdr(mem Memory, abi ABI, addr hostarch.Addr) (msghdr, error) {
 	l := abi.layout()
-	var buf [56]byte
-	b := buf[:l.msghdrSize]
+	b := sc.hdr[:l.msghdrSize]
 	if err := copyIn(mem, addr, b); err != nil {
 		return msghdr{}, err
 	}
@@ -45,7 +44,7 @@ func readMsghdr(mem Memory, abi ABI, addr hostarch.Addr) (msghdr, error) {
 // later), EMSGSIZE for more than UIOMaxIOV iovecs, then the iovec errors of
 // importIovecs. It returns the name for a send (nil if none; msg_namelen
 // clamped to SizeofSockaddrStorage), the iovecs and their total.
-func importMsg(mem Memory, abi ABI, h *msghdr, send bool) (name []byte, iov []hostarch.AddrRange, total int64, err error) {
+func (sc *scratch) importMsg(mem Memory, abi ABI, h *msghdr, send bool) (name []byte, iov []hostarch.AddrRange, total int64, err error) {
 	namelen := int(h.namelen)
 	if h.name == 0 {
 		namelen = 0
@@ -55,7 +54,7 @@ func importMsg(mem Memory, abi ABI, h *msghdr, send bool) (name []byte, iov []ho
 	}
 	namelen = min(namelen, SizeofSockaddrStorage)
 	if send && namelen > 0 {
-		name = make([]byte, namelen)
+		name = sc.name[:namelen]
 		if err := copyIn(mem, hostarch.Addr(h.name), name); err != nil {
 			return nil, nil, 0, err
 		}
@@ -63,7 +62,7 @@ func importMsg(mem Memory, abi ABI, h *msghdr, send bool) (name []byte, iov []ho
 	if h.iovlen > UIOMaxIOV {
 		return nil, nil, 0, unix.EMSGSIZE
 	}
-	iov, total, err = importIovecs(mem, abi, hostarch.Addr(h.iov), int(h.iovlen))
+	iov, total, err = sc.importIovecs(mem, abi, hostarch.Addr(h.iov), int(h.iovlen))
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -76,18 +75,18 @@ func importMsg(mem Memory, abi ABI, h *msghdr, send bool) (name []byte, iov []ho
 // segment that leaves the user address range (access_ok), and the total
 // truncated to MaxRWCount. A single iovec is truncated before its range is
 // checked (import_ubuf), several after.
-func importIovecs(mem Memory, abi ABI, addr hostarch.Addr, n int) ([]hostarch.AddrRange, int64, error) {
+func (sc *scratch) importIovecs(mem Memory, abi ABI, addr hostarch.Addr, n int) ([]hostarch.AddrRange, int64, error) {
 	if n == 0 {
 		return nil, 0, nil
 	}
 	l := abi.layout()
-	buf := make([]byte, n*l.iovecSize)
+	sc.iovec = grow(sc.iovec, n*l.iovecSize)
+	buf := sc.iovec
 	got, cerr := mem.CopyInBytes(addr, buf)
 	if cerr == nil {
 		got = len(buf)
 	}
-	type seg struct{ base, len uint64 }
-	segs := make([]seg, 0, n)
+	segs := sc.segs[:0]
 	// copy_iovec_from_user checks each length as it reads it, so a
 	// negative length before the fault wins over the fault.
 	for i := 0; i < n; i++ {
@@ -101,7 +100,9 @@ func importIovecs(mem Memory, abi ABI, addr hostarch.Addr, n int) ([]hostarch.Ad
 		}
 		segs = append(segs, s)
 	}
-	iov := make([]hostarch.AddrRange, n)
+	sc.segs = segs
+	sc.iov = grow(sc.iov, n)
+	iov := sc.iov
 	var total uint64
 	for i, s := range segs {
 		if n == 1 {

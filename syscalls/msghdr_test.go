@@ -51,7 +51,7 @@ func TestImportIovecs(t *testing.T) {
 			} else {
 				addr = g.put(b)
 			}
-			iov, total, err := importIovecs(g.mem, tt.abi, addr, len(tt.pairs)/2)
+			iov, total, err := new(scratch).importIovecs(g.mem, tt.abi, addr, len(tt.pairs)/2)
 			if err != tt.err || total != tt.total || (err == nil && len(tt.want) > 0 && !reflect.DeepEqual(iov, tt.want)) {
 				t.Errorf("got (%v, %d, %v), want (%v, %d, %v)", iov, total, err, tt.want, tt.total, tt.err)
 			}

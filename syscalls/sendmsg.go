@@ -63,7 +63,8 @@ type Send struct {
 
 // SendFunc sends m and returns what the syscall returns: the number of
 // bytes sent (a partial send is success), or an error, which is returned to
-// the caller unchanged.
+// the caller unchanged. m and the slices it holds are valid only until it
+// returns.
 type SendFunc func(m *Send) (int, error)
 
 func (c *Call) optmemMax() int {
@@ -96,8 +97,10 @@ func (c *Call) SendMsg(msgAddr hostarch.Addr, flags uint32, send SendFunc) (int,
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
+	sc := getScratch()
+	defer sc.release()
 	tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
-	n, _, err := c.sendOne(msgAddr, flags, 0, &tx, send)
+	n, _, err := c.sendOne(sc, msgAddr, flags, 0, &tx, send)
 	if err != nil {
 		return 0, err
 	}
@@ -120,6 +123,8 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 	}
 	vlen = min(vlen, UIOMaxIOV)
 	l := c.ABI.layout()
+	sc := getScratch()
+	defer sc.release()
 	var err error
 	sent := 0
 	for sent < int(vlen) {
@@ -129,13 +134,12 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 		}
 		entry := vecAddr + hostarch.Addr(sent*l.mmsghdrSize)
 		tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
-		n, left, serr := c.sendOne(entry, f, unix.MSG_EOR, &tx, send)
+		n, left, serr := c.sendOne(sc, entry, f, unix.MSG_EOR, &tx, send)
 		if err = serr; err != nil {
 			break
 		}
-		var lenBuf [4]byte
-		binary.LittleEndian.PutUint32(lenBuf[:], uint32(n))
-		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), lenBuf[:]); err != nil {
+		binary.LittleEndian.PutUint32(sc.word[:], uint32(n))
+		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), sc.word[:4]); err != nil {
 			tx.Abort()
 			break
 		}
@@ -155,16 +159,16 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 // tx the message's notification. It returns the bytes sent and whether data
 // was left unsent; allowed is allowed_msghdr_flags. On success the caller
 // commits tx, or aborts it if it then fails.
-func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocopy.Notify, send SendFunc) (n int, left bool, err error) {
-	h, err := readMsghdr(c.Mem, c.ABI, msgAddr)
+func (c *Call) sendOne(sc *scratch, msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocopy.Notify, send SendFunc) (n int, left bool, err error) {
+	h, err := sc.readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
 		return 0, false, err
 	}
-	name, iov, total, err := importMsg(c.Mem, c.ABI, &h, true)
+	name, iov, total, err := sc.importMsg(c.Mem, c.ABI, &h, true)
 	if err != nil {
 		return 0, false, err
 	}
-	ctl, err := readControl(c.Mem, c.ABI, &h, c.optmemMax())
+	ctl, err := sc.readControl(c.Mem, c.ABI, &h, c.optmemMax())
 	if err != nil {
 		return 0, false, err
 	}
@@ -173,7 +177,8 @@ func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocop
 	if c.NonBlocking {
 		flags |= unix.MSG_DONTWAIT
 	}
-	m := &Send{Name: name, Iov: iov, Len: total, Flags: flags}
+	m := &sc.send
+	*m = Send{Name: name, Iov: iov, Len: total, Flags: flags}
 
 	// Validate every SCM_ZC_NOTIFICATION message before taking anything
 	// (the series takes completions message by message and loses them
@@ -191,8 +196,8 @@ func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocop
 				return 0, false, err
 			}
 		}
-		if r := ctl.rest(); len(r) > 0 {
-			m.Control = r
+		if sc.rest = ctl.rest(sc.rest[:0]); len(sc.rest) > 0 {
+			m.Control = sc.rest
 		}
 	}
 	tx.Take()
@@ -203,7 +208,7 @@ func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocop
 	}
 	if tx.Messages() > 0 {
 		tx.Fill()
-		if err := c.copyBack(msgAddr, &h, ctl, flags); err != nil {
+		if err := c.copyBack(sc, msgAddr, &h, ctl, flags); err != nil {
 			tx.Abort()
 			return 0, false, err
 		}
@@ -219,9 +224,9 @@ func (c *Call) sendOne(msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocop
 // msg_controllen the bytes advanced. As in the series, MSG_CTRUNC from
 // put_cmsg is not written back (it cannot happen: the messages come from
 // the same buffer).
-func (c *Call) copyBack(msgAddr hostarch.Addr, h *msghdr, ctl *control, flags uint32) error {
+func (c *Call) copyBack(sc *scratch, msgAddr hostarch.Addr, h *msghdr, ctl *control, flags uint32) error {
 	l := ctl.l
-	w := cmsgWriter{mem: c.Mem, l: l, addr: h.control, left: h.controllen}
+	w := cmsgWriter{mem: c.Mem, sc: sc, l: l, addr: h.control, left: h.controllen}
 	for i := range ctl.msgs {
 		cm := &ctl.msgs[i]
 		if cm.typ != zerocopy.SCMZCNotification {
@@ -231,11 +236,25 @@ func (c *Call) copyBack(msgAddr hostarch.Addr, h *msghdr, ctl *control, flags ui
 			return err
 		}
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint32(b[:], flags)
-	if err := copyOut(c.Mem, msgAddr+hostarch.Addr(l.offFlags), b[:4]); err != nil {
+	return c.putFlagsAndControllen(sc, msgAddr, flags, w.used)
+}
+
+// putFlagsAndControllen writes msg_flags, then msg_controllen, into the
+// msghdr at msgAddr, as the series' copy-back and ____sys_recvmsg do. The
+// two fields are adjacent: they are written in one copy when they share a
+// page, where the order cannot show, and in Linux's order otherwise.
+func (c *Call) putFlagsAndControllen(sc *scratch, msgAddr hostarch.Addr, flags uint32, controllen uint64) error {
+	l := c.ABI.layout()
+	lenAddr := msgAddr + hostarch.Addr(l.offControllen)
+	flagsAddr := msgAddr + hostarch.Addr(l.offFlags)
+	b := sc.hdr[:l.offFlags+4-l.offControllen]
+	l.putWord(b, controllen)
+	binary.LittleEndian.PutUint32(b[l.offFlags-l.offControllen:], flags)
+	if lenAddr.RoundDown() == (flagsAddr + 3).RoundDown() {
+		return copyOut(c.Mem, lenAddr, b)
+	}
+	if err := copyOut(c.Mem, flagsAddr, b[l.offFlags-l.offControllen:]); err != nil {
 		return err
 	}
-	l.putWord(b[:], w.used)
-	return copyOut(c.Mem, msgAddr+hostarch.Addr(l.offControllen), b[:l.word])
+	return copyOut(c.Mem, lenAddr, b[:l.word])
 }

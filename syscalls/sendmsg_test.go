@@ -258,7 +258,7 @@ func TestSendMsgZC(t *testing.T) {
 				var got *Send
 				c := &Call{Mem: g.mem, ABI: abi, Sock: sock, NonBlocking: tt.nb}
 				n, err := c.SendMsg(hdr, tt.flags, func(m *Send) (int, error) {
-					got = m
+					got = m.clone()
 					if tt.fail != nil {
 						return 0, tt.fail
 					}
