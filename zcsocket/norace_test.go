@@ -1,0 +1,5 @@
+//go:build !race
+
+package zcsocket_test
+
+const raceEnabled = false
