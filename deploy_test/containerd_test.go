@@ -37,7 +37,8 @@ func TestContainerdRuncShim(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sock := startContainerd(t, exec.Command("containerd"), dir)
+	sock := startContainerd(t, exec.Command("containerd"), dir, 2,
+		`disabled_plugins = ["io.containerd.grpc.v1.cri"]`)
 	runGuest(t, "ctr", "--address", sock, "run", "--rm",
 		"--runtime", "io.containerd.runc.v2", "--runc-binary", wrapper,
 		"--runc-root", filepath.Join(dir, "runsc"),
@@ -90,44 +91,49 @@ func TestContainerdShim(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(ctd)
-	// containerd finds the shim on its PATH by the runtime's name.
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(shim)+":"+os.Getenv("PATH"))
-	if ok, err := hasCapability(unix.CAP_SYS_RESOURCE); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Log("no CAP_SYS_RESOURCE: containerd runs in a user namespace")
-		ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 2}}
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-			UidMappings:                ids,
-			GidMappings:                ids,
-			GidMappingsEnableSetgroups: true,
-		}
-	}
-	sock := startContainerd(t, cmd, dir)
+	sock := startContainerd(t, shimContainerd(t, ctd, shim, false), dir, 3,
+		`disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]`)
 	runGuest(t, ctr, "--address", sock, "run", "--rm",
 		"--runtime", "io.containerd.runsc-zc.v1", "--runtime-config-path", config,
 		"--annotation", "io.kubernetes.cri.container-type=sandbox",
 		"--rootfs", e.rootfs(t), containerID(t), "/zcguest")
 }
 
-// startContainerd starts cmd, a containerd, with a config whose state, root
-// and socket are in dir and whose CRI plugin is off, and returns the socket.
-func startContainerd(t *testing.T, cmd *exec.Cmd, dir string) string {
+// shimContainerd returns the command that starts the containerd at path
+// for runsc-zc's shim at shim: containerd finds the shim on its PATH by the
+// runtime's name. It runs in a network namespace of its own if net is set.
+// Where root lacks CAP_SYS_RESOURCE, it runs in a user namespace and a
+// mount namespace of its own, as TestContainerdShim says why.
+func shimContainerd(t *testing.T, path, shim string, net bool) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(shim)+":"+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if net {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	if ok, err := hasCapability(unix.CAP_SYS_RESOURCE); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Log("no CAP_SYS_RESOURCE: containerd runs in a user namespace")
+		ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 2}}
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+		cmd.SysProcAttr.UidMappings = ids
+		cmd.SysProcAttr.GidMappings = ids
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	return cmd
+}
+
+// startContainerd starts cmd, a containerd, with a config file of the given
+// version whose root, state and socket are in dir, its other settings in
+// the TOML of more, and returns the socket.
+func startContainerd(t *testing.T, cmd *exec.Cmd, dir string, version int, more string) string {
 	t.Helper()
 	sock := filepath.Join(dir, "containerd.sock")
 	config := filepath.Join(dir, "containerd.toml")
-	// Version 2 is read by containerd 1.6 and migrated by 2.x; each
-	// ignores the CRI plugin names of the other.
-	toml := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]
-
-[grpc]
-  address = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock)
+	toml := fmt.Sprintf("version = %d\nroot = %q\nstate = %q\n%s\n\n[grpc]\n  address = %q\n",
+		version, filepath.Join(dir, "root"), filepath.Join(dir, "state"), more, sock)
 	if err := os.WriteFile(config, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}

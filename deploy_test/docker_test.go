@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"os"
 	"os/exec"
@@ -47,32 +46,10 @@ func TestDocker(t *testing.T) {
 
 	image := "zcstack/zcguest:" + strings.ToLower(t.Name())
 	imp := exec.Command("docker", append(docker, "import", "-", image)...)
-	imp.Stdin = rootfsTar(t, e.guest)
+	imp.Stdin = bytes.NewReader(layer(t, e.guest))
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("docker import: %v\n%s", err, out)
 	}
 	runGuest(t, "docker", append(docker, "run", "--rm", "--name", containerID(t),
 		"--runtime", "runsc-zc", "--network", "none", image, "/zcguest")...)
-}
-
-// rootfsTar returns a tar stream of a root filesystem that holds only the
-// guest at path, as /zcguest.
-func rootfsTar(t *testing.T, path string) *bytes.Reader {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := tar.NewWriter(&buf)
-	if err := w.WriteHeader(&tar.Header{Name: "zcguest", Mode: 0o755, Size: int64(len(b))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return bytes.NewReader(buf.Bytes())
 }

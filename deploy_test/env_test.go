@@ -14,7 +14,9 @@
 package deploy_test
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -37,10 +39,12 @@ const verdict = "zcguest: PASS"
 // runTimeout bounds one container run, start to exit.
 const runTimeout = 2 * time.Minute
 
-// env is what the tests share, built once: the guest and runsc-zc.
+// env is what the tests share, built once: the guest, a pause program and
+// runsc-zc.
 type env struct {
 	dir   string // holds what was built
 	guest string // the static guest
+	pause string // a static program that waits for a signal
 	runsc string // runsc-zc
 }
 
@@ -91,13 +95,16 @@ func getEnv(t *testing.T, commands ...string) *env {
 			return
 		}
 		mainDir = dir
-		e := &env{dir: dir, guest: filepath.Join(dir, "zcguest")}
-		gcc := exec.Command("gcc", "-static", "-O2", "-Wall", "-Werror", "-pthread",
-			"-I", filepath.Join("..", "sentry_test", "testdata"),
-			"-o", e.guest, filepath.Join("testdata", "zcguest.c"))
-		if out, err := gcc.CombinedOutput(); err != nil {
-			envErr = fmt.Errorf("gcc zcguest: %v\n%s", err, out)
-			return
+		e := &env{dir: dir, guest: filepath.Join(dir, "zcguest"), pause: filepath.Join(dir, "pause")}
+		for _, prog := range []string{e.guest, e.pause} {
+			name := filepath.Base(prog)
+			gcc := exec.Command("gcc", "-static", "-O2", "-Wall", "-Werror", "-pthread",
+				"-I", filepath.Join("..", "sentry_test", "testdata"),
+				"-o", prog, filepath.Join("testdata", name+".c"))
+			if out, err := gcc.CombinedOutput(); err != nil {
+				envErr = fmt.Errorf("gcc %s: %v\n%s", name, err, out)
+				return
+			}
 		}
 		bins, err := runsc.Build(dir, runsc.Zerocopy)
 		if err != nil {
@@ -125,6 +132,46 @@ func (e *env) rootfs(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// layer returns a tar stream of a root filesystem that holds only the
+// programs at paths, in its root directory.
+func layer(t *testing.T, paths ...string) []byte {
+	t.Helper()
+	var files []file
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file{filepath.Base(p), b})
+	}
+	return tarball(t, files...)
+}
+
+// file is a file of a tar stream.
+type file struct {
+	name string
+	data []byte
+}
+
+// tarball returns a tar stream of files, executable.
+func tarball(t *testing.T, files ...file) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := w.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // tempDir returns a new temporary directory for a daemon's or a runtime's
