@@ -1,16 +1,18 @@
 // Package deploy_test runs runsc-zc the way gVisor is deployed: as the OCI
 // runtime of Podman and Docker, and under containerd, both through
-// containerd's runc shim (Debian's containerd) and through gVisor's own shim
-// (the path Kubernetes takes). Each test runs testdata/zcguest.c, a static
-// MSG_ZEROCOPY + SCM_ZC_NOTIFICATION program that checks its completions, in
-// a container whose root is a directory holding only the guest, and requires
-// its verdict "zcguest: PASS".
+// containerd's runc shim (Debian's containerd) and through gVisor's own shim,
+// by ctr and as a Kubernetes pod (CRI calls with the runtime handler
+// runsc-zc). Each test runs testdata/zcguest.c, a static MSG_ZEROCOPY +
+// SCM_ZC_NOTIFICATION program that checks its completions, in a container
+// whose root holds only the guest, and requires its verdict "zcguest: PASS".
 //
-// The tests install nothing: the engines are Debian's packages, which .ci/run
-// installs, and the daemons (dockerd, containerd) are started by the tests in
-// temporary directories and stopped at their end. They need root and gcc
-// with a static libc. Where something is missing they skip, except under CI
-// (CI set in the environment), where they fail.
+// The tests install nothing on the machine: the engines are Debian's
+// packages, which .ci/run installs; containerd 2 and crictl, which Debian 12
+// lacks, are built from the Go module proxy into a temporary directory. The
+// daemons (dockerd, containerd) are started by the tests with their state in
+// temporary directories, and stopped at their end. The tests need root and
+// gcc with a static libc. Where something is missing they skip, except
+// under CI (CI set in the environment), where they fail.
 package deploy_test
 
 import (
