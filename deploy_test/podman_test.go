@@ -16,9 +16,10 @@ func TestPodman(t *testing.T) {
 	e := getEnv(t, "podman")
 	state := tempDir(t)
 	runGuest(t, "podman",
-		// Podman's storage in temporary directories; no systemd here.
+		// Podman's and runsc's state in temporary directories; no
+		// systemd here.
 		"--root", filepath.Join(state, "root"), "--runroot", filepath.Join(state, "run"),
 		"--cgroup-manager=cgroupfs", "--events-backend=file",
-		"--runtime", e.runsc, "--runtime-flag=network=none",
+		"--runtime", e.runsc, "--runtime-flag=network=none", "--runtime-flag=root="+filepath.Join(state, "runsc"),
 		"run", "--rm", "--name", containerID(t), "--network=none", "--rootfs", e.rootfs(t), "/zcguest")
 }
