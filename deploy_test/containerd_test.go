@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,10 +94,22 @@ func TestContainerdShim(t *testing.T) {
 
 	sock := startContainerd(t, shimContainerd(t, ctd, shim, false), dir, 3,
 		`disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]`)
-	runGuest(t, ctr, "--address", sock, "run", "--rm",
+	err = guestRun(t, ctr, "--address", sock, "run", "--rm",
 		"--runtime", "io.containerd.runsc-zc.v1", "--runtime-config-path", config,
 		"--annotation", "io.kubernetes.cri.container-type=sandbox",
 		"--rootfs", e.rootfs(t), containerID(t), "/zcguest")
+	// gVisor's shim starts `runsc wait` only once `runsc start` returned.
+	// When the container, the root of its sandbox, is done before that
+	// connects, the sandbox is gone and runsc has no status to give ("sandbox
+	// no longer running and its exit status is unavailable",
+	// runsc/sandbox.(*Sandbox).Wait): the shim reports 128. The verdict
+	// that the guest printed stands.
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 128 {
+		t.Logf("gVisor's shim lost the guest's exit status: %v", err)
+	} else if err != nil {
+		t.Fatalf("ctr: %v", err)
+	}
 }
 
 // shimContainerd returns the command that starts the containerd at path

@@ -212,8 +212,17 @@ func containerID(t *testing.T) string {
 }
 
 // runGuest runs a command that runs the guest in a container and checks
-// the guest's verdict.
+// the guest's verdict and the command's exit status.
 func runGuest(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if err := guestRun(t, name, args...); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// guestRun runs a command that runs the guest in a container, checks the
+// guest's verdict and returns the command's error.
+func guestRun(t *testing.T, name string, args ...string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
@@ -222,12 +231,10 @@ func runGuest(t *testing.T, name string, args ...string) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out.String())
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
 	if !strings.Contains(out.String(), verdict+"\n") {
-		t.Fatalf("no %q in the output of %s", verdict, name)
+		t.Fatalf("no %q in the output of %s (%v)", verdict, name, err)
 	}
+	return err
 }
 
 // daemon is a server process a test started: dockerd or containerd.
