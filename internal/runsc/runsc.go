@@ -1,6 +1,7 @@
 // Package runsc builds the two gVisor runtimes that zcstack compares, stock
 // runsc from the pinned gVisor module and runsc-zc (tools/runsc-zc), and runs
-// programs in them. zcbench and the sentry_test conformance suite share it.
+// programs in them. zcbench and the sentry_test conformance suite share it;
+// deploy_test also builds runsc-zc's containerd shim with it.
 //
 // Both are built static (CGO_ENABLED=0): runsc pivots into an empty root and
 // re-executes itself, where a dynamically linked binary finds no ELF
@@ -63,15 +64,41 @@ func Build(dir string, runtimes ...Runtime) (Binaries, error) {
 			return nil, fmt.Errorf("no runtime %q to build", r)
 		}
 		out := filepath.Join(dir, string(r))
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+		if err := goBuild(root, out, pkg); err != nil {
+			return nil, err
 		}
 		bins[r] = out
 	}
 	return bins, nil
+}
+
+// ShimName is the file name of runsc-zc's containerd shim, gVisor's shim
+// built by tools/containerd-shim-runsc-zc-v1. containerd looks for it on its
+// PATH when a container's runtime is "io.containerd.runsc-zc.v1".
+const ShimName = "containerd-shim-runsc-zc-v1"
+
+// BuildShim builds runsc-zc's containerd shim into dir and returns its path.
+func BuildShim(dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, ShimName)
+	if err := goBuild(root, out, "github.com/zcstack/zcstack/tools/"+ShimName); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// goBuild builds pkg statically into out, in the module rooted at root.
+func goBuild(root, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return nil
 }
 
 // Command returns the command that runs argv in runtime r: argv itself on
