@@ -93,7 +93,7 @@ type receiver struct {
 
 // release drops the references to the caller's buffers.
 func (r *receiver) release() {
-	r.dst = iovecWriter{}
+	r.dst.release()
 	r.discard = tcpip.LimitedWriter{}
 }
 
@@ -204,40 +204,4 @@ func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.Ad
 		flags |= unix.MSG_CTRUNC
 	}
 	return n, oobn, flags, so.familyAddr(e.Dst), nil
-}
-
-// iovecWriter writes into a list of buffers (an io.Writer for
-// tcpip.Endpoint.Read). It fills what fits and returns io.ErrShortWrite for
-// the rest.
-type iovecWriter struct {
-	bufs [][]byte
-	off  int
-	left int
-}
-
-func (w *iovecWriter) reset(bufs [][]byte) {
-	w.bufs, w.off, w.left = bufs, 0, 0
-	for _, b := range bufs {
-		w.left += len(b)
-	}
-}
-
-// Write implements io.Writer.
-func (w *iovecWriter) Write(p []byte) (int, error) {
-	n := 0
-	bufs, off := w.bufs, w.off
-	for n < len(p) && len(bufs) > 0 {
-		c := copy(bufs[0][off:], p[n:])
-		n += c
-		off += c
-		if off == len(bufs[0]) {
-			bufs, off = bufs[1:], 0
-		}
-	}
-	w.bufs, w.off = bufs, off
-	w.left -= n
-	if n < len(p) {
-		return n, io.ErrShortWrite
-	}
-	return n, nil
 }

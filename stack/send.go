@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"io"
 	"net/netip"
 	"sync"
 
@@ -79,10 +78,10 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 	if so.closed.Load() {
 		return 0, unix.EBADF
 	}
-	length := 0
-	for _, b := range bufs {
-		length += len(b)
-	}
+	call := sendCalls.Get().(*sendCall)
+	defer call.release()
+	call.r.reset(bufs)
+	length := call.r.Len()
 	if so.stype == unix.SOCK_DGRAM && length > udpMaxLen {
 		return 0, unix.EMSGSIZE
 	}
@@ -91,13 +90,13 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 		// data.
 		return 0, unix.EOPNOTSUPP
 	}
-	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0}
+	call.opts.More = flags&unix.MSG_MORE != 0
 	// The checks Linux makes before it reads control messages.
 	var err error
 	if so.stype == unix.SOCK_STREAM {
 		err = so.tcpSendCheck(flags)
 	} else {
-		err = so.udpSendCheck(to, &opts)
+		err = so.udpSendCheck(to, call)
 	}
 	if err != nil {
 		return 0, err
@@ -108,7 +107,13 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 		}
 	}
 	tx.Take()
-	n, err := so.send(bufs, length, &opts, flags)
+	n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
+		return so.write(call, flags)
+	})
+	if n > 0 && so.stype == unix.SOCK_STREAM {
+		// A stream send that sent something succeeds.
+		err = nil
+	}
 	if err != nil {
 		tx.Abort()
 		return n, err
@@ -143,58 +148,58 @@ func (so *Socket) tcpSendCheck(flags int) error {
 // udpSendCheck makes the checks of udp_sendmsg that come before control
 // messages, after the length: the destination (EDESTADDRREQ, EINVAL for
 // port 0, EAFNOSUPPORT) and, unlike Linux, which checks them later,
-// netstack's route and pending-error checks (Preflight). It sets opts.To.
-func (so *Socket) udpSendCheck(to netip.AddrPort, opts *tcpip.WriteOptions) error {
+// netstack's route and pending-error checks (Preflight). It sets
+// call.opts.To.
+func (so *Socket) udpSendCheck(to netip.AddrPort, call *sendCall) error {
 	if to.IsValid() {
 		fa, err := so.fullAddress(to)
 		if err != nil {
 			return err
 		}
-		opts.To = &fa
+		call.to = fa
+		call.opts.To = &call.to
 	}
 	if pf, ok := so.ep.(tcpip.EndpointWithPreflight); ok {
-		return errnoErr(pf.Preflight(*opts))
+		return errnoErr(pf.Preflight(call.opts))
 	}
 	return nil
 }
 
-// send writes the payload, blocking unless the socket is non-blocking or
-// flags hold MSG_DONTWAIT, and accounts for MSG_ZEROCOPY.
-func (so *Socket) send(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
-	n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
-		return so.write(bufs, length, opts, flags)
-	})
-	if n > 0 && so.stype == unix.SOCK_STREAM {
-		// A stream send that sent something succeeds.
-		err = nil
-	}
-	return n, err
+// sendCall is what netstack holds pointers to during one send: the payload
+// reader, and the destination that the write options point to. sendCalls
+// reuses them, so that a send does not allocate.
+type sendCall struct {
+	r    iovecReader
+	opts tcpip.WriteOptions
+	to   tcpip.FullAddress
 }
 
-// readers are the tcpip.Payloader values of writes in progress, reused so
-// that a write does not allocate one.
-var readers = sync.Pool{New: func() any { return new(iovecReader) }}
+var sendCalls = sync.Pool{New: func() any { return new(sendCall) }}
 
-// write writes bufs to the endpoint, waiting for room as a blocking socket
-// does. No lock is held while it waits: as in Linux, whose
+// release drops the references to the caller's buffers and returns c to
+// sendCalls.
+func (c *sendCall) release() {
+	c.r.release()
+	c.opts, c.to = tcpip.WriteOptions{}, tcpip.FullAddress{}
+	sendCalls.Put(c)
+}
+
+// write writes call's payload to the endpoint, waiting for room as a
+// blocking socket does unless the socket is non-blocking or flags hold
+// MSG_DONTWAIT. No lock is held while it waits: as in Linux, whose
 // sk_stream_wait_memory releases the socket lock, a stream's concurrent
 // writes may interleave where one waits.
-func (so *Socket) write(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
-	if so.stype == unix.SOCK_STREAM && length == 0 {
+func (so *Socket) write(call *sendCall, flags int) (int, error) {
+	r := &call.r
+	if so.stype == unix.SOCK_STREAM && r.Len() == 0 {
 		// tcp_sendmsg_locked sends nothing and returns 0.
 		return 0, nil
 	}
-	r := readers.Get().(*iovecReader)
-	r.reset(bufs, length)
-	defer func() {
-		r.release()
-		readers.Put(r)
-	}()
 	b := blocker{so: so, mask: waiter.WritableEvents, flags: flags, dl: &so.writeDeadline}
 	defer b.done()
 	total := 0
 	for {
-		n, terr := so.ep.Write(r, *opts)
+		n, terr := so.ep.Write(r, call.opts)
 		total += int(n)
 		err := errnoErr(terr)
 		if err == nil && (r.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
@@ -212,50 +217,4 @@ func (so *Socket) write(bufs [][]byte, length int, opts *tcpip.WriteOptions, fla
 			}
 		}
 	}
-}
-
-// iovecReader reads the concatenation of a list of buffers
-// (tcpip.Payloader) without modifying the list.
-type iovecReader struct {
-	// list is r's copy of the buffer list, bufs what is left of it.
-	list [][]byte
-	bufs [][]byte
-	// off is the offset in bufs[0].
-	off  int
-	left int
-}
-
-// reset makes r read bufs. It copies the list, so that the caller's list
-// does not escape to the heap.
-func (r *iovecReader) reset(bufs [][]byte, length int) {
-	clear(r.list)
-	r.list = append(r.list[:0], bufs...)
-	r.bufs, r.off, r.left = r.list, 0, length
-}
-
-// release drops the references to the caller's buffers.
-func (r *iovecReader) release() {
-	clear(r.list)
-	r.bufs = nil
-}
-
-// Len implements tcpip.Payloader.
-func (r *iovecReader) Len() int { return r.left }
-
-// Read implements io.Reader.
-func (r *iovecReader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	n := 0
-	for n < len(p) && len(r.bufs) > 0 {
-		c := copy(p[n:], r.bufs[0][r.off:])
-		n += c
-		r.off += c
-		if r.off == len(r.bufs[0]) {
-			r.bufs, r.off = r.bufs[1:], 0
-		}
-	}
-	r.left -= n
-	return n, nil
 }

@@ -339,7 +339,7 @@ func (so *Socket) fullAddress(addr netip.AddrPort) (tcpip.FullAddress, error) {
 	}
 	fa := tcpip.FullAddress{Port: addr.Port()}
 	if !a.IsUnspecified() {
-		fa.Addr = tcpip.AddrFromSlice(a.AsSlice())
+		fa.Addr = tcpipAddr(a)
 	}
 	return fa, nil
 }
@@ -351,6 +351,15 @@ func errnoErr(err tcpip.Error) error {
 		return e
 	}
 	return nil
+}
+
+// tcpipAddr converts an address to netstack's (without a slice, which
+// would escape).
+func tcpipAddr(a netip.Addr) tcpip.Address {
+	if a.Is4() {
+		return tcpip.AddrFrom4(a.As4())
+	}
+	return tcpip.AddrFrom16(a.As16())
 }
 
 // addrPort converts a netstack address.
