@@ -26,7 +26,8 @@ import (
 // queue without blocking (EAGAIN when empty): its payload goes to bufs and
 // its IP_RECVERR (AF_INET) or IPV6_RECVERR (AF_INET6) control message to oob,
 // with MSG_CTRUNC if oob is too short. A TCP receive returns 0 at end of
-// stream.
+// stream. A receive that Close wakes fails with EBADF, as the receives
+// after it do, rather than see the end of the stream.
 func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvflags int, from netip.AddrPort, err error) {
 	if so.closed.Load() {
 		return 0, 0, 0, netip.AddrPort{}, unix.EBADF
@@ -34,6 +35,11 @@ func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvfl
 	if flags&unix.MSG_ERRQUEUE != 0 {
 		return so.recvErrMsg(bufs, oob)
 	}
+	defer func() {
+		if n == 0 && so.closed.Load() {
+			n, recvflags, from, err = 0, 0, netip.AddrPort{}, unix.EBADF
+		}
+	}()
 	if flags&unix.MSG_OOB != 0 && so.stype == unix.SOCK_STREAM {
 		// tcp_recv_urg: netstack keeps no urgent data. UDP ignores
 		// the flag.

@@ -24,6 +24,11 @@ const udpMaxLen = 0xffff
 // (numbered and completed only while SO_ZEROCOPY is on, as in Linux),
 // MSG_MORE, MSG_NOSIGNAL, MSG_EOR; MSG_OOB is EOPNOTSUPP.
 //
+// A blocking stream send returns once it has sent everything. One that
+// stops part-way (its deadline passes, the socket is closed, O_NONBLOCK)
+// returns the count sent and no error, as sendmsg(2) does; the next call
+// reports why (EAGAIN, EBADF).
+//
 // oob is a Linux control buffer (struct cmsghdr messages, native byte order;
 // see parseSendControl for what is accepted). Each
 // SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification builds
@@ -34,12 +39,17 @@ const udpMaxLen = 0xffff
 // size set to the count, is moved to the front of oob in order, and oobn is
 // their total length (ZCNotifications reads them). If the send fails, the
 // completions go back to the front of the error queue in their order, ahead
-// of the other errors, and oob is unchanged; Linux would lose them. Without
-// SCM_ZC_NOTIFICATION, oobn is len(oob). A send of no bytes is the one-call
-// way to fetch completions (on UDP it sends an empty datagram).
+// of the other errors, and oob is unchanged; Linux would lose them. Without SCM_ZC_NOTIFICATION, oobn is
+// len(oob). A send of no bytes is the one-call way to fetch completions (on
+// UDP it sends an empty datagram).
 func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
 	n, err = so.sendmsg(bufs, oob, &tx, to, flags)
+	if n > 0 {
+		// sendmsg(2) returns the count of a stream send that stopped
+		// part-way.
+		err = nil
+	}
 	if err != nil || tx.Messages() == 0 {
 		return n, len(oob), err
 	}
@@ -56,7 +66,8 @@ func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags in
 // completions stay queued and k is 0. The completion of this send is not
 // among the k: it is queued when the send returns. An empty b fetches
 // completions without taking an id on TCP; on UDP it sends an empty
-// datagram, which takes one.
+// datagram, which takes one. A stream send that stops part-way returns its
+// count and no error, as SendMsg does.
 func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
 	if err := tx.Want(len(notify)); err != nil {
@@ -64,8 +75,8 @@ func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int
 	}
 	bufs := [1][]byte{b}
 	n, err = so.sendmsg(bufs[:], nil, &tx, netip.AddrPort{}, unix.MSG_ZEROCOPY)
-	if err != nil {
-		return n, 0, err
+	if n == 0 && err != nil {
+		return 0, 0, err
 	}
 	k = copy(notify, tx.Taken())
 	tx.Commit()
@@ -73,11 +84,21 @@ func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int
 }
 
 // sendmsg runs one send call with the notification tx, whose
-// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl).
-func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (int, error) {
+// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl). It
+// returns the bytes sent and the error that ended the call, both when a
+// stream send stops part-way; the completions tx took go back to the queue
+// only if nothing was sent. Once the socket is closed every error is EBADF:
+// a call that Close wakes fails as the calls after it do, not with what the
+// closed endpoint reports (EPIPE).
+func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (n int, err error) {
 	if so.closed.Load() {
 		return 0, unix.EBADF
 	}
+	defer func() {
+		if err != nil && so.closed.Load() {
+			err = unix.EBADF
+		}
+	}()
 	call := sendCalls.Get().(*sendCall)
 	defer call.release()
 	call.r.reset(bufs)
@@ -92,7 +113,6 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 	}
 	call.opts.More = flags&unix.MSG_MORE != 0
 	// The checks Linux makes before it reads control messages.
-	var err error
 	if so.stype == unix.SOCK_STREAM {
 		err = so.tcpSendCheck(flags)
 	} else {
@@ -107,18 +127,13 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 		}
 	}
 	tx.Take()
-	n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
+	n, err = so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
 		return so.write(call, flags)
 	})
-	if n > 0 && so.stype == unix.SOCK_STREAM {
-		// A stream send that sent something succeeds.
-		err = nil
-	}
-	if err != nil {
+	if n == 0 && err != nil {
 		tx.Abort()
-		return n, err
 	}
-	return n, nil
+	return n, err
 }
 
 // tcpSendCheck makes the checks of tcp_sendmsg_locked that come before
@@ -186,7 +201,8 @@ func (c *sendCall) release() {
 
 // write writes call's payload to the endpoint, waiting for room as a
 // blocking socket does unless the socket is non-blocking or flags hold
-// MSG_DONTWAIT. No lock is held while it waits: as in Linux, whose
+// MSG_DONTWAIT. It returns the bytes written and, if a stream's payload was
+// not all written, why. No lock is held while it waits: as in Linux, whose
 // sk_stream_wait_memory releases the socket lock, a stream's concurrent
 // writes may interleave where one waits.
 func (so *Socket) write(call *sendCall, flags int) (int, error) {
@@ -205,16 +221,11 @@ func (so *Socket) write(call *sendCall, flags int) (int, error) {
 		if err == nil && (r.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
 			return total, nil
 		}
-		if err != nil && err != unix.EAGAIN {
-			return total, err
-		}
 		if err == unix.EAGAIN {
-			if err := b.wait(); err != nil {
-				if total > 0 {
-					return total, nil
-				}
-				return 0, err
-			}
+			err = b.wait()
+		}
+		if err != nil {
+			return total, err
 		}
 	}
 }
