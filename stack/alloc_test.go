@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/binary"
 	"io"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -64,11 +65,12 @@ func sinkSocket(t *testing.T, s *Stack, typ int) *Socket {
 	return so
 }
 
-// TestNoAllocs checks that sends and receives allocate nothing of their
-// own: over an endpoint that allocates nothing, a call that does not block
-// makes no allocation, so every allocation left on a real stack is
-// netstack's. (A call that blocks allocates its wait: a channel, and a
-// timer while a deadline is set.)
+// TestNoAllocs checks that sends and receives, through Socket and through
+// the net wrappers, allocate nothing of their own: over an endpoint that
+// allocates nothing, a call that does not block makes no allocation, so
+// the wrappers add none to Socket.SendMsg and RecvMsg and every allocation
+// left on a real stack is netstack's. (A call that blocks allocates its
+// wait: a channel, and a timer while a deadline is set.)
 func TestNoAllocs(t *testing.T) {
 	s := newStack(t)
 	ts := sinkSocket(t, s, unix.SOCK_STREAM)
@@ -77,8 +79,11 @@ func TestNoAllocs(t *testing.T) {
 	zus := sinkSocket(t, s, unix.SOCK_DGRAM)
 	setInt(t, zts, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 	setInt(t, zus, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
+	tc, uc := NewConn(ts), &UDPConn{sockConn{us}}
+	ztc := NewConn(zts)
 	b := []byte("x")
 	bufs := [][]byte{b}
+	to := net.UDPAddrFromAddrPort(sinkPeer)
 	oob := zcOOB(zerocopy.ZCNotificationMax)
 	var notify [zerocopy.ZCNotificationMax]zerocopy.Completion
 	for _, tt := range []struct {
@@ -99,6 +104,15 @@ func TestNoAllocs(t *testing.T) {
 		{"Socket.SendZerocopy", func() error { _, _, err := zts.SendZerocopy(b, notify[:]); return err }},
 		{"Socket.RecvMsg tcp", func() error { _, _, _, _, err := ts.RecvMsg(bufs, nil, 0); return err }},
 		{"Socket.RecvMsg udp", func() error { _, _, _, _, err := us.RecvMsg(bufs, nil, 0); return err }},
+		{"Conn.Write", func() error { _, err := tc.Write(b); return err }},
+		{"Conn.WriteZerocopy", func() error { _, err := ztc.WriteZerocopy(b); return err }},
+		{"Conn.Read", func() error { _, err := tc.Read(b); return err }},
+		{"Conn.Completions", func() error { ztc.Completions(notify[:]); return nil }},
+		{"UDPConn.Write", func() error { _, err := uc.Write(b); return err }},
+		{"UDPConn.WriteTo", func() error { _, err := uc.WriteTo(b, to); return err }},
+		{"UDPConn.WriteToUDPAddrPort", func() error { _, err := uc.WriteToUDPAddrPort(b, sinkPeer); return err }},
+		{"UDPConn.Read", func() error { _, err := uc.Read(b); return err }},
+		{"UDPConn.ReadFromUDPAddrPort", func() error { _, _, err := uc.ReadFromUDPAddrPort(b); return err }},
 	} {
 		if err := tt.call(); err != nil {
 			t.Errorf("%s: %v", tt.name, err)

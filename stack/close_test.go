@@ -64,9 +64,10 @@ func fillSendBuffer(t *testing.T, so *Socket) {
 
 // TestBlockedCallsAtClose closes a socket while a call waits in it. As in
 // package net, the call returns at once and fails as calls made after Close
-// do, with EBADF, never with end of stream, an empty datagram or EPIPE;
-// stream sends that sent part of their data return the count, as
-// sendmsg(2), and leave EBADF to the next call.
+// do: net.ErrClosed from the wrappers, never a timeout, end of stream or an
+// empty datagram; EBADF from Socket, whose stream sends that sent part of
+// their data return the count, as sendmsg(2), and leave EBADF to the next
+// call.
 func TestBlockedCallsAtClose(t *testing.T) {
 	big := make([]byte, 8<<20)
 	for _, tc := range []struct {
@@ -76,6 +77,38 @@ func TestBlockedCallsAtClose(t *testing.T) {
 		setup func(t *testing.T, s *Stack) (*Socket, func() error, func() error)
 		want  error
 	}{
+		{"Conn.Read", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			c := stalledConn(t, s)
+			return c.so, func() error { _, err := c.Read(make([]byte, 8)); return err }, c.Close
+		}, net.ErrClosed},
+		{"Conn.Write", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			c := stalledConn(t, s)
+			return c.so, func() error { _, err := c.Write(big); return err }, c.Close
+		}, net.ErrClosed},
+		{"Conn.WriteZerocopy", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			c := stalledConn(t, s)
+			setInt(t, c.so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
+			return c.so, func() error { _, err := c.WriteZerocopy(big); return err }, c.Close
+		}, net.ErrClosed},
+		{"UDPConn.Read", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			u := mustListenUDP(t, s)
+			return u.so, func() error { _, err := u.Read(make([]byte, 8)); return err }, u.Close
+		}, net.ErrClosed},
+		{"UDPConn.ReadFrom", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			u := mustListenUDP(t, s)
+			return u.so, func() error { _, _, err := u.ReadFrom(make([]byte, 8)); return err }, u.Close
+		}, net.ErrClosed},
+		{"UDPConn.ReadFromUDPAddrPort", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			u := mustListenUDP(t, s)
+			return u.so, func() error { _, _, err := u.ReadFromUDPAddrPort(make([]byte, 8)); return err }, u.Close
+		}, net.ErrClosed},
+		{"Listener.Accept", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
+			l, err := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l.so, func() error { _, err := l.Accept(); return err }, l.Close
+		}, net.ErrClosed},
 		{"Socket.RecvMsg tcp", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
 			c, _, _ := tcpPair(t, s, unix.AF_INET)
 			return c, func() error { _, _, _, _, err := c.RecvMsg([][]byte{make([]byte, 8)}, nil, 0); return err }, c.Close
@@ -125,6 +158,20 @@ func TestBlockedCallsAtClose(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("call woken by Close: %v, want %v", err, tc.want)
 			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Errorf("call woken by Close: %v is a timeout", err)
+			}
 		})
 	}
+}
+
+func mustListenUDP(t *testing.T, s *Stack) *UDPConn {
+	t.Helper()
+	u, err := s.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return u
 }

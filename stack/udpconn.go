@@ -1,0 +1,67 @@
+package stack
+
+import (
+	"net"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// UDPConn is a UDP socket as a net.Conn (when connected) and a
+// net.PacketConn, like net.UDPConn and gonet.UDPConn.
+type UDPConn struct {
+	sockConn
+}
+
+// Read implements net.Conn.Read: it returns one datagram, truncated to b.
+func (c *UDPConn) Read(b []byte) (int, error) {
+	n, _, err := c.ReadFromUDPAddrPort(b)
+	return n, err
+}
+
+// ReadFrom implements net.PacketConn.ReadFrom. The address it returns is
+// allocated; ReadFromUDPAddrPort does not allocate.
+func (c *UDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
+
+// ReadFromUDPAddrPort reads one datagram, truncated to b, and returns its
+// sender. Once the connection is closed it returns net.ErrClosed, also to a
+// read blocked at the time.
+func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	bufs := [1][]byte{b}
+	n, _, _, from, err := c.so.RecvMsg(bufs[:], nil, 0)
+	if err != nil {
+		return 0, netip.AddrPort{}, c.opError("read", c.RemoteAddr(), err)
+	}
+	return n, from, nil
+}
+
+// Write implements net.Conn.Write on a connected socket.
+func (c *UDPConn) Write(b []byte) (int, error) {
+	return c.send(b, netip.AddrPort{}, 0)
+}
+
+// WriteTo implements net.PacketConn.WriteTo: addr must be a *net.UDPAddr.
+func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, c.opError("write", addr, unix.EINVAL)
+	}
+	return c.send(b, ua.AddrPort(), 0)
+}
+
+// WriteToUDPAddrPort sends b as one datagram to addr, or to the connected
+// peer if addr is invalid.
+func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return c.send(b, addr, 0)
+}
+
+var (
+	_ net.Conn       = (*UDPConn)(nil)
+	_ net.PacketConn = (*UDPConn)(nil)
+)
