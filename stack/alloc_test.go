@@ -79,7 +79,7 @@ func TestNoAllocs(t *testing.T) {
 	zus := sinkSocket(t, s, unix.SOCK_DGRAM)
 	setInt(t, zts, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 	setInt(t, zus, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
-	tc, uc := NewConn(ts), &UDPConn{sockConn{us}}
+	tc, uc := NewConn(ts), NewUDPConn(us)
 	ztc := NewConn(zts)
 	b := []byte("x")
 	bufs := [][]byte{b}

@@ -87,7 +87,9 @@ func TestBlockedCallsAtClose(t *testing.T) {
 		}, net.ErrClosed},
 		{"Conn.WriteZerocopy", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {
 			c := stalledConn(t, s)
-			setInt(t, c.so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
+			if err := c.SetZerocopy(true); err != nil {
+				t.Fatal(err)
+			}
 			return c.so, func() error { _, err := c.WriteZerocopy(big); return err }, c.Close
 		}, net.ErrClosed},
 		{"UDPConn.Read", func(t *testing.T, s *Stack) (*Socket, func() error, func() error) {

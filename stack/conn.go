@@ -45,10 +45,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return c.send(b, netip.AddrPort{}, 0)
 }
 
-// WriteZerocopy writes b with MSG_ZEROCOPY: once SO_ZEROCOPY is on (see
-// Socket.SetSockOptInt), the write takes the socket's next notification id
-// and its completion is queued on the error queue. It returns as Write
-// does.
+// WriteZerocopy writes b with MSG_ZEROCOPY: once SO_ZEROCOPY is on
+// (SetZerocopy), the write takes the socket's next notification id and its
+// completion is queued on the error queue (Completions, Socket.RecvErr).
+// Without SO_ZEROCOPY it is a plain Write, as MSG_ZEROCOPY is on Linux
+// (Socket.SendZerocopy fails instead). It returns as Write does.
 func (c *Conn) WriteZerocopy(b []byte) (int, error) {
 	return c.send(b, netip.AddrPort{}, unix.MSG_ZEROCOPY)
 }
@@ -68,6 +69,17 @@ func (c *Conn) CloseRead() error {
 // CloseWrite shuts down the writing side.
 func (c *Conn) CloseWrite() error {
 	return c.wrap("close", c.so.Shutdown(unix.SHUT_WR))
+}
+
+// SetNoDelay sets TCP_NODELAY, as net.TCPConn.SetNoDelay. Netstack's
+// connections start with it set (no Nagle algorithm), as package net's do.
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	return c.wrap("set", c.so.SetSockOptInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(noDelay)))
+}
+
+// SetKeepAlive sets SO_KEEPALIVE, as net.TCPConn.SetKeepAlive.
+func (c *Conn) SetKeepAlive(keepalive bool) error {
+	return c.wrap("set", c.so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(keepalive)))
 }
 
 var _ net.Conn = (*Conn)(nil)

@@ -57,7 +57,7 @@ func (s *Stack) DialUDP(laddr, raddr netip.AddrPort) (*UDPConn, error) {
 		}
 		return nil, dialError(unix.SOCK_DGRAM, raddr, err)
 	}
-	return &UDPConn{sockConn{so}}, nil
+	return NewUDPConn(so), nil
 }
 
 // ListenUDP returns a UDP socket bound to laddr.
@@ -83,7 +83,7 @@ func (s *Stack) ListenTCP(laddr netip.AddrPort) (*Listener, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(laddr), Err: netError(err)}
 	}
-	return &Listener{so: so}, nil
+	return NewListener(so), nil
 }
 
 // dialError reports the failure of a dial of a socket of type typ to raddr.

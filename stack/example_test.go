@@ -2,10 +2,13 @@ package stack_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/netip"
+	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,8 +44,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	so := c.Socket()
-	if err := so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1); err != nil {
+	if err := c.SetZerocopy(true); err != nil {
 		log.Fatal(err)
 	}
 	for range 3 {
@@ -51,6 +53,7 @@ func Example() {
 		}
 	}
 	// recvmsg(MSG_ERRQUEUE): the three sends coalesce into one range.
+	so := c.Socket()
 	e, err := so.RecvErr()
 	if err != nil {
 		log.Fatal(err)
@@ -118,4 +121,139 @@ func ExampleSocket_SendMsg() {
 	fmt.Println(n, cs)
 	// Output:
 	// 0 [{0 1 true}]
+}
+
+// SetZerocopy turns SO_ZEROCOPY on without Linux's option numbers.
+func ExampleConn_SetZerocopy() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer l.Close()
+	c, _ := s.DialTCP(context.Background(), netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer c.Close()
+
+	if err := c.SetZerocopy(true); err != nil {
+		log.Fatal(err)
+	}
+	c.WriteZerocopy([]byte("abc"))
+	c.WriteZerocopy([]byte("def"))
+	var cs [2]zerocopy.Completion
+	fmt.Println(cs[:c.Completions(cs[:])])
+	// Output:
+	// [{0 1 true}]
+}
+
+// SetNoDelay, as on a *net.TCPConn.
+func ExampleConn_SetNoDelay() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer l.Close()
+	c, _ := s.DialTCP(context.Background(), netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer c.Close()
+
+	// Code written for *net.TCPConn finds the method.
+	var nd interface{ SetNoDelay(bool) error } = c
+	nd.SetNoDelay(false) // Nagle's algorithm on
+	v, _ := c.Socket().GetSockOptInt(unix.IPPROTO_TCP, unix.TCP_NODELAY)
+	fmt.Println("TCP_NODELAY", v)
+	// Output:
+	// TCP_NODELAY 0
+}
+
+// SetKeepAlive, as on a *net.TCPConn.
+func ExampleConn_SetKeepAlive() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer l.Close()
+	c, _ := s.DialTCP(context.Background(), netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer c.Close()
+
+	c.SetKeepAlive(true)
+	v, _ := c.Socket().GetSockOptInt(unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	fmt.Println("SO_KEEPALIVE", v)
+	// Output:
+	// SO_KEEPALIVE 1
+}
+
+// A deadline on Accept, as net.TCPListener.SetDeadline.
+func ExampleListener_SetDeadline() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer l.Close()
+
+	l.SetDeadline(time.Now().Add(10 * time.Millisecond))
+	_, err := l.Accept()
+	fmt.Println(errors.Is(err, os.ErrDeadlineExceeded))
+	// Output:
+	// true
+}
+
+// SO_ZEROCOPY set on a listener passes to the connections it accepts, as on
+// Linux.
+func ExampleListener_SetZerocopy() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	defer l.Close()
+	l.SetZerocopy(true)
+
+	go func() {
+		c, err := s.DialTCP(context.Background(), netip.MustParseAddrPort("127.0.0.1:8080"))
+		if err == nil {
+			io.Copy(io.Discard, c)
+		}
+	}()
+	c, _ := l.AcceptTCP()
+	defer c.Close()
+	c.WriteZerocopy([]byte("served without a copy notice"))
+	var cs [1]zerocopy.Completion
+	fmt.Println(cs[:c.Completions(cs[:])])
+	// Output:
+	// [{0 0 true}]
+}
+
+// NewUDPConn wraps a socket set up with the system-call API.
+func ExampleNewUDPConn() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	var conns []*stack.UDPConn
+	for range 2 {
+		so, _ := s.NewSocket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		if err := so.Bind(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
+			log.Fatal(err)
+		}
+		c := stack.NewUDPConn(so)
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	fmt.Println(conns[0].LocalAddr(), conns[1].LocalAddr())
+	// Output:
+	// 127.0.0.1:9000 127.0.0.1:9000
+}
+
+// NewListener wraps a listening socket set up with the system-call API.
+func ExampleNewListener() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	so, _ := s.NewSocket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+	so.SetSockOptInt(unix.SOL_IPV6, unix.IPV6_V6ONLY, 1)
+	so.Bind(netip.MustParseAddrPort("[::]:8080"))
+	so.Listen(16)
+	l := stack.NewListener(so)
+	defer l.Close()
+
+	_, err := s.DialTCP(context.Background(), netip.MustParseAddrPort("127.0.0.1:8080"))
+	fmt.Println("IPv4:", errors.Is(err, unix.ECONNREFUSED))
+	c, err := s.DialTCP(context.Background(), netip.MustParseAddrPort("[::1]:8080"))
+	fmt.Println("IPv6:", err)
+	if err == nil {
+		c.Close()
+	}
+	// Output:
+	// IPv4: true
+	// IPv6: <nil>
 }

@@ -1,6 +1,11 @@
 package stack
 
-import "net"
+import (
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Listener is a TCP listener as a net.Listener, like net.TCPListener and
 // gonet.TCPListener.
@@ -8,8 +13,10 @@ type Listener struct {
 	so *Socket
 }
 
-// Socket returns the listening socket. SO_ZEROCOPY set on it passes to
-// the connections it accepts, as in Linux.
+// NewListener wraps a listening TCP socket.
+func NewListener(so *Socket) *Listener { return &Listener{so: so} }
+
+// Socket returns the listening socket.
 func (l *Listener) Socket() *Socket { return l.so }
 
 // Accept implements net.Listener.Accept.
@@ -31,6 +38,22 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 		return nil, l.opError("accept", err)
 	}
 	return NewConn(so), nil
+}
+
+// SetDeadline sets the deadline of Accept, as net.TCPListener.SetDeadline.
+// The zero time means none.
+func (l *Listener) SetDeadline(t time.Time) error {
+	l.so.SetReadDeadline(t)
+	return nil
+}
+
+// SetZerocopy sets SO_ZEROCOPY, which the connections the listener accepts
+// take from it, as on Linux.
+func (l *Listener) SetZerocopy(on bool) error {
+	if err := l.so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_ZEROCOPY, boolInt(on)); err != nil {
+		return l.opError("set", err)
+	}
+	return nil
 }
 
 // Close implements net.Listener.Close.

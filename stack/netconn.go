@@ -63,6 +63,12 @@ func (c *sockConn) RemoteAddr() net.Addr {
 	return sockNetAddr(c.so.stype, a)
 }
 
+// SetZerocopy sets SO_ZEROCOPY, which makes WriteZerocopy take
+// notification ids and queue completions (Completions, Socket.RecvErr).
+func (c *sockConn) SetZerocopy(on bool) error {
+	return c.wrap("set", c.so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_ZEROCOPY, boolInt(on)))
+}
+
 // send sends b to the destination to (the connected peer if invalid) with
 // the MSG_* flags. Unlike SendMsg it returns, with the count of a stream
 // write that stopped part-way, the error that stopped it, as io.Writer

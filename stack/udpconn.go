@@ -13,6 +13,9 @@ type UDPConn struct {
 	sockConn
 }
 
+// NewUDPConn wraps a UDP socket.
+func NewUDPConn(so *Socket) *UDPConn { return &UDPConn{sockConn{so}} }
+
 // Read implements net.Conn.Read: it returns one datagram, truncated to b.
 func (c *UDPConn) Read(b []byte) (int, error) {
 	n, _, err := c.ReadFromUDPAddrPort(b)
