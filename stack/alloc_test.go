@@ -79,7 +79,7 @@ func TestNoAllocs(t *testing.T) {
 	zus := sinkSocket(t, s, unix.SOCK_DGRAM)
 	setInt(t, zts, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
 	setInt(t, zus, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
-	tc, uc := NewConn(ts), NewUDPConn(us)
+	tc, uc, zuc := NewConn(ts), NewUDPConn(us), NewUDPConn(zus)
 	ztc := NewConn(zts)
 	b := []byte("x")
 	bufs := [][]byte{b}
@@ -102,6 +102,7 @@ func TestNoAllocs(t *testing.T) {
 			return err
 		}},
 		{"Socket.SendZerocopy", func() error { _, _, err := zts.SendZerocopy(b, notify[:]); return err }},
+		{"Socket.SendZerocopyTo", func() error { _, _, err := zus.SendZerocopyTo(b, notify[:], sinkPeer); return err }},
 		{"Socket.RecvMsg tcp", func() error { _, _, _, _, err := ts.RecvMsg(bufs, nil, 0); return err }},
 		{"Socket.RecvMsg udp", func() error { _, _, _, _, err := us.RecvMsg(bufs, nil, 0); return err }},
 		{"Conn.Write", func() error { _, err := tc.Write(b); return err }},
@@ -109,10 +110,13 @@ func TestNoAllocs(t *testing.T) {
 		{"Conn.Read", func() error { _, err := tc.Read(b); return err }},
 		{"Conn.Completions", func() error { ztc.Completions(notify[:]); return nil }},
 		{"UDPConn.Write", func() error { _, err := uc.Write(b); return err }},
+		{"UDPConn.WriteZerocopy", func() error { _, err := zuc.WriteZerocopy(b); return err }},
 		{"UDPConn.WriteTo", func() error { _, err := uc.WriteTo(b, to); return err }},
 		{"UDPConn.WriteToUDPAddrPort", func() error { _, err := uc.WriteToUDPAddrPort(b, sinkPeer); return err }},
+		{"UDPConn.WriteToZerocopy", func() error { _, err := zuc.WriteToZerocopy(b, to); return err }},
 		{"UDPConn.Read", func() error { _, err := uc.Read(b); return err }},
 		{"UDPConn.ReadFromUDPAddrPort", func() error { _, _, err := uc.ReadFromUDPAddrPort(b); return err }},
+		{"UDPConn.Completions", func() error { zuc.Completions(notify[:]); return nil }},
 	} {
 		if err := tt.call(); err != nil {
 			t.Errorf("%s: %v", tt.name, err)

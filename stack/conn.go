@@ -6,8 +6,6 @@ import (
 	"net/netip"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // Conn is a TCP connection as a net.Conn, like net.TCPConn and
@@ -52,13 +50,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 // (Socket.SendZerocopy fails instead). It returns as Write does.
 func (c *Conn) WriteZerocopy(b []byte) (int, error) {
 	return c.send(b, netip.AddrPort{}, unix.MSG_ZEROCOPY)
-}
-
-// Completions moves up to len(dst) zerocopy completions from the error
-// queue into dst, oldest first, leaving other errors queued, and returns
-// their number.
-func (c *Conn) Completions(dst []zerocopy.Completion) int {
-	return c.so.zc.ErrorQueue().Take(dst)
 }
 
 // CloseRead shuts down the reading side.

@@ -69,6 +69,13 @@ func (c *sockConn) SetZerocopy(on bool) error {
 	return c.wrap("set", c.so.SetSockOptInt(unix.SOL_SOCKET, unix.SO_ZEROCOPY, boolInt(on)))
 }
 
+// Completions moves up to len(dst) zerocopy completions from the error
+// queue into dst, oldest first, leaving other errors queued, and returns
+// their number. It never blocks.
+func (c *sockConn) Completions(dst []zerocopy.Completion) int {
+	return c.so.zc.ErrorQueue().Take(dst)
+}
+
 // send sends b to the destination to (the connected peer if invalid) with
 // the MSG_* flags. Unlike SendMsg it returns, with the count of a stream
 // write that stopped part-way, the error that stopped it, as io.Writer

@@ -6,11 +6,140 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/zcstack/zcstack/zerocopy"
 )
+
+// TestUDPConnZerocopy sends datagrams with each zerocopy form of UDPConn
+// and Socket. Without SO_ZEROCOPY the wrappers send plainly and take no id,
+// as MSG_ZEROCOPY does on Linux, while SendZerocopyTo is EINVAL. With it,
+// several goroutines send while another reads completions with
+// Completions: every id from 0 to N-1 is completed exactly once.
+func TestUDPConnZerocopy(t *testing.T) {
+	const (
+		senders   = 4
+		perSender = 200
+		n         = senders * perSender
+	)
+	for _, tc := range []struct {
+		name      string
+		connected bool
+		write     func(c *UDPConn, b []byte, to netip.AddrPort) error
+		// withoutZC is the error without SO_ZEROCOPY.
+		withoutZC error
+	}{
+		{"WriteZerocopy", true, func(c *UDPConn, b []byte, _ netip.AddrPort) error {
+			_, err := c.WriteZerocopy(b)
+			return err
+		}, nil},
+		{"WriteToZerocopy", false, func(c *UDPConn, b []byte, to netip.AddrPort) error {
+			_, err := c.WriteToZerocopy(b, net.UDPAddrFromAddrPort(to))
+			return err
+		}, nil},
+		{"SendZerocopyTo", false, func(c *UDPConn, b []byte, to netip.AddrPort) error {
+			_, _, err := c.Socket().SendZerocopyTo(b, nil, to)
+			return err
+		}, unix.EINVAL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t)
+			rx := mustListenUDP(t, s)
+			to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+			raddr := netip.AddrPort{}
+			if tc.connected {
+				raddr = to
+			}
+			tx, err := s.DialUDP(netip.MustParseAddrPort("127.0.0.1:0"), raddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			var cs [zerocopy.ZCNotificationMax]zerocopy.Completion
+
+			if err := tc.write(tx, []byte("plain"), to); !errors.Is(err, tc.withoutZC) {
+				t.Fatalf("send without SO_ZEROCOPY: %v, want %v", err, tc.withoutZC)
+			}
+			if tc.withoutZC == nil {
+				b := make([]byte, 16)
+				if n, err := rx.Read(b); err != nil || string(b[:n]) != "plain" {
+					t.Fatalf("Read = %q, %v", b[:n], err)
+				}
+			}
+			if k := tx.Completions(cs[:]); k != 0 || tx.Socket().zc.NextID() != 0 {
+				t.Fatalf("send without SO_ZEROCOPY completed %v, next id %d", cs[:k], tx.Socket().zc.NextID())
+			}
+
+			if err := tx.SetZerocopy(true); err != nil {
+				t.Fatal(err)
+			}
+			seen := make([]int, n)
+			var extra []zerocopy.Completion
+			record := func(cs []zerocopy.Completion) {
+				for _, c := range cs {
+					for id := c.Lo; ; id++ {
+						if id < n {
+							seen[id]++
+						} else {
+							extra = append(extra, c)
+						}
+						if id == c.Hi {
+							break
+						}
+					}
+				}
+			}
+			e, ch := waiter.NewChannelEntry(waiter.EventErr)
+			tx.Socket().EventRegister(&e)
+			defer tx.Socket().EventUnregister(&e)
+			sent := make(chan struct{})
+			drained := make(chan struct{})
+			go func() {
+				defer close(drained)
+				for {
+					k := tx.Completions(cs[:])
+					record(cs[:k])
+					if k > 0 {
+						continue
+					}
+					select {
+					case <-ch:
+					case <-sent:
+						record(cs[:tx.Completions(cs[:])])
+						return
+					}
+				}
+			}()
+			var wg sync.WaitGroup
+			for i := range senders {
+				wg.Go(func() {
+					for j := range perSender {
+						if err := tc.write(tx, []byte{byte(i), byte(j)}, to); err != nil {
+							t.Errorf("send: %v", err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(sent)
+			<-drained
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("id %d completed %d times", id, k)
+				}
+			}
+			if len(extra) != 0 {
+				t.Errorf("completions beyond id %d: %v", n-1, extra)
+			}
+		})
+	}
+}
 
 // TestListenerDeadline: Accept returns os.ErrDeadlineExceeded once the
 // deadline has passed, and waits again once it is cleared.

@@ -21,8 +21,9 @@ const udpMaxLen = 0xffff
 //
 // to is the destination of a UDP datagram; the invalid AddrPort means the
 // connected peer. flags are Linux MSG_* flags: MSG_DONTWAIT, MSG_ZEROCOPY
-// (numbered and completed only while SO_ZEROCOPY is on, as in Linux),
-// MSG_MORE, MSG_NOSIGNAL, MSG_EOR; MSG_OOB is EOPNOTSUPP.
+// (numbered and completed only while SO_ZEROCOPY is on, as in Linux: without
+// it the send is a plain send and no error), MSG_MORE, MSG_NOSIGNAL,
+// MSG_EOR; MSG_OOB is EOPNOTSUPP.
 //
 // A blocking stream send returns once it has sent everything. One that
 // stops part-way (its deadline passes, the socket is closed, O_NONBLOCK)
@@ -62,19 +63,26 @@ func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags in
 // SendZerocopy sends b with MSG_ZEROCOPY to the connected peer and, like a
 // sendmsg with an SCM_ZC_NOTIFICATION control message, first takes up to
 // len(notify) completions from the error queue into notify and returns
-// their number k. It needs SO_ZEROCOPY (else EINVAL). If the send fails, the
-// completions stay queued and k is 0. The completion of this send is not
-// among the k: it is queued when the send returns. An empty b fetches
-// completions without taking an id on TCP; on UDP it sends an empty
-// datagram, which takes one. A stream send that stops part-way returns its
-// count and no error, as SendMsg does.
+// their number k. It needs SO_ZEROCOPY (else EINVAL, where a MSG_ZEROCOPY
+// SendMsg or Conn.WriteZerocopy makes a plain send, as Linux does). If the
+// send fails, the completions stay queued and k is 0. The completion of
+// this send is not among the k: it is queued when the send returns. An empty
+// b fetches completions without taking an id on TCP; on UDP it sends an
+// empty datagram, which takes one. A stream send that stops part-way
+// returns its count and no error, as SendMsg does.
 func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
+	return so.SendZerocopyTo(b, notify, netip.AddrPort{})
+}
+
+// SendZerocopyTo is SendZerocopy to the destination to of a UDP datagram;
+// the invalid AddrPort means the connected peer.
+func (so *Socket) SendZerocopyTo(b []byte, notify []zerocopy.Completion, to netip.AddrPort) (n, k int, err error) {
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
 	if err := tx.Want(len(notify)); err != nil {
 		return 0, 0, err
 	}
 	bufs := [1][]byte{b}
-	n, err = so.sendmsg(bufs[:], nil, &tx, netip.AddrPort{}, unix.MSG_ZEROCOPY)
+	n, err = so.sendmsg(bufs[:], nil, &tx, to, unix.MSG_ZEROCOPY)
 	if n == 0 && err != nil {
 		return 0, 0, err
 	}

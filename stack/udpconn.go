@@ -51,17 +51,35 @@ func (c *UDPConn) Write(b []byte) (int, error) {
 
 // WriteTo implements net.PacketConn.WriteTo: addr must be a *net.UDPAddr.
 func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return 0, c.opError("write", addr, unix.EINVAL)
-	}
-	return c.send(b, ua.AddrPort(), 0)
+	return c.writeTo(b, addr, 0)
 }
 
 // WriteToUDPAddrPort sends b as one datagram to addr, or to the connected
 // peer if addr is invalid.
 func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	return c.send(b, addr, 0)
+}
+
+// WriteZerocopy is Write with MSG_ZEROCOPY: once SO_ZEROCOPY is on
+// (SetZerocopy), the datagram takes the socket's next notification id and
+// its completion is queued on the error queue (Completions,
+// Socket.RecvErr). Without SO_ZEROCOPY it is a plain Write, as on Linux.
+func (c *UDPConn) WriteZerocopy(b []byte) (int, error) {
+	return c.send(b, netip.AddrPort{}, unix.MSG_ZEROCOPY)
+}
+
+// WriteToZerocopy is WriteTo with MSG_ZEROCOPY, as WriteZerocopy is Write.
+func (c *UDPConn) WriteToZerocopy(b []byte, addr net.Addr) (int, error) {
+	return c.writeTo(b, addr, unix.MSG_ZEROCOPY)
+}
+
+// writeTo sends b to addr, a *net.UDPAddr, with the MSG_* flags.
+func (c *UDPConn) writeTo(b []byte, addr net.Addr, flags int) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, c.opError("write", addr, unix.EINVAL)
+	}
+	return c.send(b, ua.AddrPort(), flags)
 }
 
 var (
