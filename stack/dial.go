@@ -4,14 +4,14 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // DialTCP connects to raddr over a new TCP socket of the address's family.
-// ctx bounds the connection attempt.
+// ctx bounds the connection attempt: as with net.Dialer, a ctx done while
+// the dial runs fails it with ctx's error, even if the connection was made.
 func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error) {
 	so, err := s.NewSocket(family(raddr), unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -20,17 +20,29 @@ func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error
 	if d, ok := ctx.Deadline(); ok {
 		so.SetWriteDeadline(d)
 	}
-	stop := context.AfterFunc(ctx, func() { so.SetWriteDeadline(time.Unix(1, 0)) })
+	// Interrupt the connection when ctx is done by moving its deadline to
+	// the past, as net's connect does.
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		so.SetWriteDeadline(time.Unix(1, 0))
+		close(interrupted)
+	})
 	err = so.Connect(raddr)
-	stop()
+	if !stop() {
+		// The interruption ran or is running, possibly after the
+		// connection was made: its deadline would make every write
+		// fail (Go issue 16523).
+		<-interrupted
+		if err == nil || err == unix.EINPROGRESS {
+			err = ctx.Err()
+		}
+	}
+	if err == unix.EINPROGRESS {
+		// ctx's deadline passed before ctx reported it.
+		err = context.DeadlineExceeded
+	}
 	if err != nil {
 		so.Close()
-		if err == unix.EINPROGRESS {
-			err = ctx.Err()
-			if err == nil {
-				err = os.ErrDeadlineExceeded
-			}
-		}
 		return nil, dialError(unix.SOCK_STREAM, raddr, err)
 	}
 	so.SetWriteDeadline(time.Time{})

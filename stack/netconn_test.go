@@ -141,6 +141,54 @@ func TestUDPConnZerocopy(t *testing.T) {
 	}
 }
 
+// TestDialTCPCancel: a dial whose context is done, before or while it
+// connects, either fails with the context's error or returns a connection
+// that works: never one whose writes time out because the cancellation
+// moved its deadline after the connection was made.
+func TestDialTCPCancel(t *testing.T) {
+	s := newStack(t)
+	l, err := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.Read(make([]byte, 1))
+				c.Close()
+			}()
+		}
+	}()
+	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		if i%2 == 0 {
+			cancel()
+		} else {
+			go cancel()
+		}
+		c, err := s.DialTCP(ctx, addr)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("dial %d: %v, want context.Canceled", i, err)
+			}
+			continue
+		}
+		if i%2 == 0 {
+			t.Fatalf("dial %d with a canceled context returned a connection", i)
+		}
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("dial %d: Write: %v", i, err)
+		}
+		c.Close()
+	}
+}
+
 // TestListenerDeadline: Accept returns os.ErrDeadlineExceeded once the
 // deadline has passed, and waits again once it is cleared.
 func TestListenerDeadline(t *testing.T) {
