@@ -9,6 +9,87 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Dial connects to address on the named network, as net.Dial: see
+// DialContext.
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address on the named network, as
+// net.Dialer.DialContext, whose signature it has: it plugs into
+// http.Transport.DialContext and the like. The network is "tcp", "tcp4",
+// "tcp6", "udp", "udp4" or "udp6"; the connection is a *Conn or a *UDPConn.
+// The stack has no resolver: the address's host must be an IP address (an
+// empty or unspecified one means the loopback address, as net.Dial's local
+// system), its port a number or a service name.
+func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	raddr, typ, err := dialAddr(ctx, network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: sockNetAddr(typ, raddr), Err: err}
+	}
+	if typ == unix.SOCK_STREAM {
+		c, err := s.DialTCP(ctx, raddr)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := s.DialUDP(netip.AddrPort{}, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialAddr parses the address of a dial on network, as net.Dial does but
+// with IP addresses only, and returns it with the socket type of network.
+func dialAddr(ctx context.Context, network, address string) (netip.AddrPort, int, error) {
+	var typ int
+	var only4, only6 bool
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		typ = unix.SOCK_STREAM
+	case "udp", "udp4", "udp6":
+		typ = unix.SOCK_DGRAM
+	default:
+		return netip.AddrPort{}, 0, net.UnknownNetworkError(network)
+	}
+	switch network[len(network)-1] {
+	case '4':
+		only4 = true
+	case '6':
+		only6 = true
+	}
+	host, service, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	port, err := net.DefaultResolver.LookupPort(ctx, network, service)
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	ip := netip.IPv4Unspecified()
+	if host != "" {
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return netip.AddrPort{}, 0, &net.AddrError{Err: "not an IP address (the stack has no resolver)", Addr: host}
+		}
+	}
+	ip = ip.Unmap()
+	switch {
+	case ip.IsUnspecified() && (only6 || ip.Is6() && !only4):
+		ip = netip.IPv6Loopback()
+	case ip.IsUnspecified():
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case only4 && !ip.Is4(), only6 && ip.Is4():
+		// net's ipv4only and ipv6only filters (v4-mapped counts as IPv4).
+		return netip.AddrPort{}, 0, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), typ, nil
+}
+
 // DialTCP connects to raddr over a new TCP socket of the address's family.
 // ctx bounds the connection attempt: as with net.Dialer, a ctx done while
 // the dial runs fails it with ctx's error, even if the connection was made.

@@ -8,7 +8,8 @@
 // mirror the Linux system calls: errors are unix.Errno values as Linux returns
 // them, flags are Linux MSG_* flags and options are Linux SOL_*/SO_*
 // numbers. Conn, Listener and UDPConn wrap sockets as net.Conn, net.Listener
-// and net.PacketConn, like gVisor's adapters/gonet.
+// and net.PacketConn, like gVisor's adapters/gonet, and Stack.Dial and
+// DialContext dial with net.Dial's strings.
 //
 // The wrappers follow package net rather than gonet: errors are
 // *net.OpError values whose Err is os.ErrDeadlineExceeded when a deadline

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -352,4 +353,52 @@ func ExampleSocket_SendZerocopyTo() {
 	// Output:
 	// send 0: 8 bytes, completions [], <nil>
 	// send 1: 8 bytes, completions [{0 0 true}], <nil>
+}
+
+// Dial takes net.Dial's network and address strings.
+func ExampleStack_Dial() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	u, _ := s.ListenUDP(netip.MustParseAddrPort("[::1]:5353"))
+	defer u.Close()
+
+	c, err := s.Dial("udp6", "[::1]:5353")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("query"))
+	b := make([]byte, 16)
+	n, _ := u.Read(b)
+	fmt.Printf("%T sent %q\n", c, b[:n])
+	_, err = s.Dial("tcp", "example.com:80")
+	fmt.Println(err)
+	// Output:
+	// *stack.UDPConn sent "query"
+	// dial tcp: address example.com: not an IP address (the stack has no resolver)
+}
+
+// DialContext has the signature of net.Dialer.DialContext: an HTTP client
+// and server talk over the stack.
+func ExampleStack_DialContext() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	l, _ := s.ListenTCP(netip.MustParseAddrPort("127.0.0.1:8080"))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s", r.Host)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	client := &http.Client{Transport: &http.Transport{DialContext: s.DialContext}}
+	resp, err := client.Get("http://127.0.0.1:8080/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	client.CloseIdleConnections()
+	fmt.Println(string(body))
+	// Output:
+	// hello from 127.0.0.1:8080
 }

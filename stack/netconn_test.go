@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -138,6 +139,93 @@ func TestUDPConnZerocopy(t *testing.T) {
 				t.Errorf("completions beyond id %d: %v", n-1, extra)
 			}
 		})
+	}
+}
+
+// TestDialContext dials with net.Dial's network and address strings.
+func TestDialContext(t *testing.T) {
+	s := newStack(t)
+	l4, err := s.ListenTCP(netip.MustParseAddrPort("0.0.0.0:8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l4.Close()
+	l6, err := s.ListenTCP(netip.MustParseAddrPort("[::1]:8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l6.Close()
+	for _, l := range []*Listener{l4, l6} {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+	u := mustListenUDP(t, s)
+	uport := strconv.Itoa(u.LocalAddr().(*net.UDPAddr).Port)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var addrErr *net.AddrError
+	var unknown net.UnknownNetworkError
+	for _, tc := range []struct {
+		ctx      context.Context
+		network  string
+		address  string
+		wantAddr string // the connection's remote address
+		wantErr  error  // for errors.Is
+		wantAs   any    // for errors.As
+	}{
+		{nil, "tcp", "127.0.0.1:8080", "127.0.0.1:8080", nil, nil},
+		{nil, "tcp4", "127.0.0.1:8080", "127.0.0.1:8080", nil, nil},
+		{nil, "tcp", "[::1]:8080", "[::1]:8080", nil, nil},
+		{nil, "tcp", "[::ffff:127.0.0.1]:8080", "127.0.0.1:8080", nil, nil},
+		{nil, "tcp", ":8080", "127.0.0.1:8080", nil, nil},
+		{nil, "tcp6", ":8080", "[::1]:8080", nil, nil},
+		{nil, "tcp6", "[::]:8080", "[::1]:8080", nil, nil},
+		{nil, "udp", "127.0.0.1:" + uport, "127.0.0.1:" + uport, nil, nil},
+		{nil, "tcp4", "127.0.0.1:http", "", unix.ECONNREFUSED, nil},
+		{nil, "tcp4", "[::1]:8080", "", nil, &addrErr},
+		{nil, "tcp6", "127.0.0.1:8080", "", nil, &addrErr},
+		{nil, "tcp6", "[::ffff:127.0.0.1]:8080", "", nil, &addrErr},
+		{nil, "tcp", "localhost:8080", "", nil, &addrErr},
+		{nil, "tcp", "127.0.0.1", "", nil, &addrErr},
+		{nil, "sctp", "127.0.0.1:8080", "", nil, &unknown},
+		{canceled, "tcp", "127.0.0.1:8080", "", context.Canceled, nil},
+		{canceled, "udp", "127.0.0.1:8080", "", context.Canceled, nil},
+	} {
+		ctx := tc.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		c, err := s.DialContext(ctx, tc.network, tc.address)
+		switch {
+		case tc.wantErr == nil && tc.wantAs == nil:
+			if err != nil {
+				t.Errorf("DialContext(%q, %q): %v", tc.network, tc.address, err)
+				continue
+			}
+			if got := c.RemoteAddr().String(); got != tc.wantAddr {
+				t.Errorf("DialContext(%q, %q): connected to %s, want %s", tc.network, tc.address, got, tc.wantAddr)
+			}
+			_, isTCP := c.(*Conn)
+			if _, isUDP := c.(*UDPConn); isTCP == (tc.network[:3] == "udp") || isUDP == (tc.network[:3] == "tcp") {
+				t.Errorf("DialContext(%q, %q) returned a %T", tc.network, tc.address, c)
+			}
+			c.Close()
+		case tc.wantErr != nil:
+			if !errors.Is(err, tc.wantErr) || c != nil {
+				t.Errorf("DialContext(%q, %q) = %v, %v; want error %v", tc.network, tc.address, c, err, tc.wantErr)
+			}
+		default:
+			if !errors.As(err, tc.wantAs) || c != nil {
+				t.Errorf("DialContext(%q, %q) = %v, %v; want a %T", tc.network, tc.address, c, err, tc.wantAs)
+			}
+		}
 	}
 }
 
