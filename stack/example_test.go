@@ -402,3 +402,30 @@ func ExampleStack_DialContext() {
 	// Output:
 	// hello from 127.0.0.1:8080
 }
+
+// SendMsg writes completions back into the control buffer in place: build
+// it again (or reset its size) before the next send.
+func ExampleAppendZCNotification() {
+	s, _ := stack.New(stack.Options{})
+	defer s.Close()
+	rx, _ := s.ListenUDP(netip.MustParseAddrPort("127.0.0.1:9000"))
+	defer rx.Close()
+	tx, _ := s.DialUDP(netip.AddrPort{}, netip.MustParseAddrPort("127.0.0.1:9000"))
+	defer tx.Close()
+	tx.SetZerocopy(true)
+	so := tx.Socket()
+
+	oob := make([]byte, 0, 256)
+	for range 3 {
+		oob = stack.AppendZCNotification(oob[:0], 1)
+		_, oobn, err := so.SendMsg([][]byte{[]byte("x")}, oob, netip.AddrPort{}, unix.MSG_ZEROCOPY)
+		cs, _ := stack.ZCNotifications(oob[:oobn], nil)
+		fmt.Println(cs, err)
+	}
+	fmt.Println(len(stack.AppendZCNotification(nil, zerocopy.ZCNotificationMax+1)))
+	// Output:
+	// [] <nil>
+	// [{0 0 true}] <nil>
+	// [{1 1 true}] <nil>
+	// 0
+}

@@ -349,3 +349,22 @@ func TestOptionSetters(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendZCNotification checks the messages it builds, and that it
+// leaves the buffer alone for sizes SendMsg would refuse.
+func TestAppendZCNotification(t *testing.T) {
+	prefix := []byte{1, 2, 3}
+	for _, n := range []int{-1, 0, 1, zerocopy.ZCNotificationMax, zerocopy.ZCNotificationMax + 1} {
+		got := AppendZCNotification(prefix[:len(prefix):len(prefix)], n)
+		if n < 0 || n > zerocopy.ZCNotificationMax {
+			if len(got) != len(prefix) {
+				t.Errorf("n %d: appended %d bytes", n, len(got)-len(prefix))
+			}
+			continue
+		}
+		want := appendCmsg(prefix, unix.SOL_SOCKET, zerocopy.SCMZCNotification, zerocopy.AppendZCInfo(nil, n), -1)
+		if string(got) != string(want) {
+			t.Errorf("n %d: %v, want %v", n, got, want)
+		}
+	}
+}

@@ -28,19 +28,21 @@ const udpMaxLen = 0xffff
 // A blocking stream send returns once it has sent everything. One that
 // stops part-way (its deadline passes, the socket is closed, O_NONBLOCK)
 // returns the count sent and no error, as sendmsg(2) does; the next call
-// reports why (EAGAIN, EBADF).
+// reports why (EAGAIN, EBADF). Conn.Write returns both.
 //
 // oob is a Linux control buffer (struct cmsghdr messages, native byte order;
 // see parseSendControl for what is accepted). Each
 // SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification builds
 // one) takes up to zc_info.size zerocopy completions from the error queue
 // before the data is sent, leaving other errors in place. If the send
-// succeeds, the completions are written back into oob as the series'
-// sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message, with
-// size set to the count, is moved to the front of oob in order, and oobn is
-// their total length (ZCNotifications reads them). If the send fails, the
-// completions go back to the front of the error queue in their order, ahead
-// of the other errors, and oob is unchanged; Linux would lose them. Without SCM_ZC_NOTIFICATION, oobn is
+// succeeds, the completions are written back into oob in place, as the
+// series' sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message,
+// with size set to the count, is moved to the front of oob in order, and
+// oobn is their total length (ZCNotifications reads them). The buffer is
+// then no longer the one that was passed: rebuild it (or reset each size)
+// before reusing it. If the send fails, the completions go back to the front
+// of the error queue in their order, ahead of the other errors, and oob is
+// unchanged; Linux would lose them. Without SCM_ZC_NOTIFICATION, oobn is
 // len(oob). A send of no bytes is the one-call way to fetch completions (on
 // UDP it sends an empty datagram).
 func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
