@@ -126,7 +126,7 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 	if so.stype == unix.SOCK_STREAM {
 		err = so.tcpSendCheck(flags)
 	} else {
-		err = so.udpSendCheck(to, call)
+		err = so.udpSendCheck(to, call, len(oob) > 0)
 	}
 	if err != nil {
 		return 0, err
@@ -140,6 +140,13 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 	n, err = so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
 		return so.write(call, flags)
 	})
+	if err == unix.ENOBUFS && so.stype == unix.SOCK_DGRAM && len(oob) == 0 {
+		// Linux routes a datagram before a MSG_ZEROCOPY send is refused
+		// for want of option memory: an error of the route wins.
+		if perr := so.preflight(call); perr != nil {
+			err = perr
+		}
+	}
 	if n == 0 && err != nil {
 		tx.Abort()
 	}
@@ -171,11 +178,13 @@ func (so *Socket) tcpSendCheck(flags int) error {
 }
 
 // udpSendCheck makes the checks of udp_sendmsg that come before control
-// messages, after the length: the destination (EDESTADDRREQ, EINVAL for
-// port 0, EAFNOSUPPORT) and, unlike Linux, which checks them later,
-// netstack's route and pending-error checks (Preflight). It sets
-// call.opts.To.
-func (so *Socket) udpSendCheck(to netip.AddrPort, call *sendCall) error {
+// messages, after the length, and sets call.opts.To: the address family
+// (EAFNOSUPPORT) and, for a send with control messages, netstack's checks
+// of the destination (EDESTADDRREQ, EINVAL for port 0) and, unlike Linux,
+// which checks it after the control messages, of the route (preflight).
+// Other sends leave those checks to the write, which makes them anyway:
+// running them twice costs a route lookup per datagram.
+func (so *Socket) udpSendCheck(to netip.AddrPort, call *sendCall, control bool) error {
 	if to.IsValid() {
 		fa, err := so.fullAddress(to)
 		if err != nil {
@@ -184,6 +193,15 @@ func (so *Socket) udpSendCheck(to netip.AddrPort, call *sendCall) error {
 		call.to = fa
 		call.opts.To = &call.to
 	}
+	if control {
+		return so.preflight(call)
+	}
+	return nil
+}
+
+// preflight makes netstack's checks of a datagram's destination and route
+// without sending it (Preflight).
+func (so *Socket) preflight(call *sendCall) error {
 	if pf, ok := so.ep.(tcpip.EndpointWithPreflight); ok {
 		return errnoErr(pf.Preflight(call.opts))
 	}
