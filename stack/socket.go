@@ -280,7 +280,7 @@ func (so *Socket) Shutdown(how int) error {
 // Close closes the socket. Calls blocked in it return, with EBADF unless
 // they had sent or received data, and later calls fail with EBADF. (On
 // Linux close(2) leaves blocked calls waiting; Go's package net wakes them
-// with net.ErrClosed.)
+// with net.ErrClosed, which is what Conn, Listener and UDPConn return.)
 func (so *Socket) Close() error {
 	if so.closed.Swap(true) {
 		return unix.EBADF
