@@ -68,11 +68,18 @@ func copyBack(oob []byte) int {
 }
 
 // AppendZCNotification appends to oob a SOL_SOCKET/SCM_ZC_NOTIFICATION
-// control message with room for n completions (zc_info.size n, which must
-// be 0 to zerocopy.ZCNotificationMax), padded to CMSG_SPACE: what a program
-// passes to SendMsg to get completions back. SendMsg rewrites it in place:
-// rebuild it before each send that reuses the buffer.
+// control message with room for n completions (zc_info.size n), padded to
+// CMSG_SPACE: what a program passes to SendMsg to get completions back. If n
+// is not within 0 to zerocopy.ZCNotificationMax, which is all SendMsg
+// accepts, it returns oob unchanged.
+//
+// A send that succeeds rewrites the buffer in place: it sets each size to
+// the number of completions written back and moves the messages to the
+// front. Rebuild the buffer (or set each size again) before reusing it.
 func AppendZCNotification(oob []byte, n int) []byte {
+	if n < 0 || n > zerocopy.ZCNotificationMax {
+		return oob
+	}
 	return syscalls.AppendCmsg(oob, unix.SOL_SOCKET, zerocopy.SCMZCNotification, zerocopy.AppendZCInfo(nil, n))
 }
 

@@ -8,7 +8,17 @@
 // mirror the Linux system calls: errors are unix.Errno values as Linux returns
 // them, flags are Linux MSG_* flags and options are Linux SOL_*/SO_*
 // numbers. Conn, Listener and UDPConn wrap sockets as net.Conn, net.Listener
-// and net.PacketConn, like gVisor's adapters/gonet.
+// and net.PacketConn, like gVisor's adapters/gonet, and Stack.Dial and
+// DialContext dial with net.Dial's strings.
+//
+// The wrappers follow package net rather than gonet: errors are
+// *net.OpError values whose Err is os.ErrDeadlineExceeded when a deadline
+// passes, net.ErrClosed once the socket is closed (also for calls blocked in
+// it at the time, which gonet ends with io.EOF or netstack's errors) and
+// otherwise the unix.Errno, which errors.Is matches; a Write that stops
+// part-way returns its count and why. Sends and receives, through a Socket
+// or a wrapper, allocate nothing of their own unless they wait (ReadFrom's
+// net.Addr aside): the allocations left are netstack's.
 //
 // Zerocopy notifications come from the zerocopy package: each socket has a
 // zerocopy.Sender (the sk_zckey counter) and a zerocopy.ErrorQueue that also

@@ -26,7 +26,8 @@ import (
 // queue without blocking (EAGAIN when empty): its payload goes to bufs and
 // its IP_RECVERR (AF_INET) or IPV6_RECVERR (AF_INET6) control message to oob,
 // with MSG_CTRUNC if oob is too short. A TCP receive returns 0 at end of
-// stream.
+// stream. A receive that Close wakes fails with EBADF, as the receives
+// after it do, rather than see the end of the stream.
 func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvflags int, from netip.AddrPort, err error) {
 	if so.closed.Load() {
 		return 0, 0, 0, netip.AddrPort{}, unix.EBADF
@@ -34,6 +35,11 @@ func (so *Socket) RecvMsg(bufs [][]byte, oob []byte, flags int) (n, oobn, recvfl
 	if flags&unix.MSG_ERRQUEUE != 0 {
 		return so.recvErrMsg(bufs, oob)
 	}
+	defer func() {
+		if n == 0 && so.closed.Load() {
+			n, recvflags, from, err = 0, 0, netip.AddrPort{}, unix.EBADF
+		}
+	}()
 	if flags&unix.MSG_OOB != 0 && so.stype == unix.SOCK_STREAM {
 		// tcp_recv_urg: netstack keeps no urgent data. UDP ignores
 		// the flag.
@@ -93,7 +99,7 @@ type receiver struct {
 
 // release drops the references to the caller's buffers.
 func (r *receiver) release() {
-	r.dst = iovecWriter{}
+	r.dst.release()
 	r.discard = tcpip.LimitedWriter{}
 }
 
@@ -204,40 +210,4 @@ func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.Ad
 		flags |= unix.MSG_CTRUNC
 	}
 	return n, oobn, flags, so.familyAddr(e.Dst), nil
-}
-
-// iovecWriter writes into a list of buffers (an io.Writer for
-// tcpip.Endpoint.Read). It fills what fits and returns io.ErrShortWrite for
-// the rest.
-type iovecWriter struct {
-	bufs [][]byte
-	off  int
-	left int
-}
-
-func (w *iovecWriter) reset(bufs [][]byte) {
-	w.bufs, w.off, w.left = bufs, 0, 0
-	for _, b := range bufs {
-		w.left += len(b)
-	}
-}
-
-// Write implements io.Writer.
-func (w *iovecWriter) Write(p []byte) (int, error) {
-	n := 0
-	bufs, off := w.bufs, w.off
-	for n < len(p) && len(bufs) > 0 {
-		c := copy(bufs[0][off:], p[n:])
-		n += c
-		off += c
-		if off == len(bufs[0]) {
-			bufs, off = bufs[1:], 0
-		}
-	}
-	w.bufs, w.off = bufs, off
-	w.left -= n
-	if n < len(p) {
-		return n, io.ErrShortWrite
-	}
-	return n, nil
 }

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"io"
 	"net/netip"
 	"sync"
 
@@ -22,25 +21,38 @@ const udpMaxLen = 0xffff
 //
 // to is the destination of a UDP datagram; the invalid AddrPort means the
 // connected peer. flags are Linux MSG_* flags: MSG_DONTWAIT, MSG_ZEROCOPY
-// (numbered and completed only while SO_ZEROCOPY is on, as in Linux),
-// MSG_MORE, MSG_NOSIGNAL, MSG_EOR; MSG_OOB is EOPNOTSUPP.
+// (numbered and completed only while SO_ZEROCOPY is on, as in Linux: without
+// it the send is a plain send and no error), MSG_MORE, MSG_NOSIGNAL,
+// MSG_EOR; MSG_OOB is EOPNOTSUPP.
+//
+// A blocking stream send returns once it has sent everything. One that
+// stops part-way (its deadline passes, the socket is closed, O_NONBLOCK)
+// returns the count sent and no error, as sendmsg(2) does; the next call
+// reports why (EAGAIN, EBADF). Conn.Write returns both.
 //
 // oob is a Linux control buffer (struct cmsghdr messages, native byte order;
 // see parseSendControl for what is accepted). Each
 // SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification builds
 // one) takes up to zc_info.size zerocopy completions from the error queue
 // before the data is sent, leaving other errors in place. If the send
-// succeeds, the completions are written back into oob as the series'
-// sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message, with
-// size set to the count, is moved to the front of oob in order, and oobn is
-// their total length (ZCNotifications reads them). If the send fails, the
-// completions go back to the front of the error queue in their order, ahead
-// of the other errors, and oob is unchanged; Linux would lose them. Without
-// SCM_ZC_NOTIFICATION, oobn is len(oob). A send of no bytes is the one-call
-// way to fetch completions (on UDP it sends an empty datagram).
+// succeeds, the completions are written back into oob in place, as the
+// series' sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message,
+// with size set to the count, is moved to the front of oob in order, and
+// oobn is their total length (ZCNotifications reads them). The buffer is
+// then no longer the one that was passed: rebuild it (or reset each size)
+// before reusing it. If the send fails, the completions go back to the front
+// of the error queue in their order, ahead of the other errors, and oob is
+// unchanged; Linux would lose them. Without SCM_ZC_NOTIFICATION, oobn is
+// len(oob). A send of no bytes is the one-call way to fetch completions (on
+// UDP it sends an empty datagram).
 func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
 	n, err = so.sendmsg(bufs, oob, &tx, to, flags)
+	if n > 0 {
+		// sendmsg(2) returns the count of a stream send that stopped
+		// part-way.
+		err = nil
+	}
 	if err != nil || tx.Messages() == 0 {
 		return n, len(oob), err
 	}
@@ -53,20 +65,28 @@ func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags in
 // SendZerocopy sends b with MSG_ZEROCOPY to the connected peer and, like a
 // sendmsg with an SCM_ZC_NOTIFICATION control message, first takes up to
 // len(notify) completions from the error queue into notify and returns
-// their number k. It needs SO_ZEROCOPY (else EINVAL). If the send fails, the
-// completions stay queued and k is 0. The completion of this send is not
-// among the k: it is queued when the send returns. An empty b fetches
-// completions without taking an id on TCP; on UDP it sends an empty
-// datagram, which takes one.
+// their number k. It needs SO_ZEROCOPY (else EINVAL, where a MSG_ZEROCOPY
+// SendMsg or Conn.WriteZerocopy makes a plain send, as Linux does). If the
+// send fails, the completions stay queued and k is 0. The completion of
+// this send is not among the k: it is queued when the send returns. An empty
+// b fetches completions without taking an id on TCP; on UDP it sends an
+// empty datagram, which takes one. A stream send that stops part-way
+// returns its count and no error, as SendMsg does.
 func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
+	return so.SendZerocopyTo(b, notify, netip.AddrPort{})
+}
+
+// SendZerocopyTo is SendZerocopy to the destination to of a UDP datagram;
+// the invalid AddrPort means the connected peer.
+func (so *Socket) SendZerocopyTo(b []byte, notify []zerocopy.Completion, to netip.AddrPort) (n, k int, err error) {
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
 	if err := tx.Want(len(notify)); err != nil {
 		return 0, 0, err
 	}
 	bufs := [1][]byte{b}
-	n, err = so.sendmsg(bufs[:], nil, &tx, netip.AddrPort{}, unix.MSG_ZEROCOPY)
-	if err != nil {
-		return n, 0, err
+	n, err = so.sendmsg(bufs[:], nil, &tx, to, unix.MSG_ZEROCOPY)
+	if n == 0 && err != nil {
+		return 0, 0, err
 	}
 	k = copy(notify, tx.Taken())
 	tx.Commit()
@@ -74,15 +94,25 @@ func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int
 }
 
 // sendmsg runs one send call with the notification tx, whose
-// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl).
-func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (int, error) {
+// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl). It
+// returns the bytes sent and the error that ended the call, both when a
+// stream send stops part-way; the completions tx took go back to the queue
+// only if nothing was sent. Once the socket is closed every error is EBADF:
+// a call that Close wakes fails as the calls after it do, not with what the
+// closed endpoint reports (EPIPE).
+func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (n int, err error) {
 	if so.closed.Load() {
 		return 0, unix.EBADF
 	}
-	length := 0
-	for _, b := range bufs {
-		length += len(b)
-	}
+	defer func() {
+		if err != nil && so.closed.Load() {
+			err = unix.EBADF
+		}
+	}()
+	call := sendCalls.Get().(*sendCall)
+	defer call.release()
+	call.r.reset(bufs)
+	length := call.r.Len()
 	if so.stype == unix.SOCK_DGRAM && length > udpMaxLen {
 		return 0, unix.EMSGSIZE
 	}
@@ -91,13 +121,12 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 		// data.
 		return 0, unix.EOPNOTSUPP
 	}
-	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0}
+	call.opts.More = flags&unix.MSG_MORE != 0
 	// The checks Linux makes before it reads control messages.
-	var err error
 	if so.stype == unix.SOCK_STREAM {
 		err = so.tcpSendCheck(flags)
 	} else {
-		err = so.udpSendCheck(to, &opts)
+		err = so.udpSendCheck(to, call, len(oob) > 0)
 	}
 	if err != nil {
 		return 0, err
@@ -108,12 +137,20 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 		}
 	}
 	tx.Take()
-	n, err := so.send(bufs, length, &opts, flags)
-	if err != nil {
-		tx.Abort()
-		return n, err
+	n, err = so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
+		return so.write(call, flags)
+	})
+	if err == unix.ENOBUFS && so.stype == unix.SOCK_DGRAM && len(oob) == 0 {
+		// Linux routes a datagram before a MSG_ZEROCOPY send is refused
+		// for want of option memory: an error of the route wins.
+		if perr := so.preflight(call); perr != nil {
+			err = perr
+		}
 	}
-	return n, nil
+	if n == 0 && err != nil {
+		tx.Abort()
+	}
+	return n, err
 }
 
 // tcpSendCheck makes the checks of tcp_sendmsg_locked that come before
@@ -141,121 +178,82 @@ func (so *Socket) tcpSendCheck(flags int) error {
 }
 
 // udpSendCheck makes the checks of udp_sendmsg that come before control
-// messages, after the length: the destination (EDESTADDRREQ, EINVAL for
-// port 0, EAFNOSUPPORT) and, unlike Linux, which checks them later,
-// netstack's route and pending-error checks (Preflight). It sets opts.To.
-func (so *Socket) udpSendCheck(to netip.AddrPort, opts *tcpip.WriteOptions) error {
+// messages, after the length, and sets call.opts.To: the address family
+// (EAFNOSUPPORT) and, for a send with control messages, netstack's checks
+// of the destination (EDESTADDRREQ, EINVAL for port 0) and, unlike Linux,
+// which checks it after the control messages, of the route (preflight).
+// Other sends leave those checks to the write, which makes them anyway:
+// running them twice costs a route lookup per datagram.
+func (so *Socket) udpSendCheck(to netip.AddrPort, call *sendCall, control bool) error {
 	if to.IsValid() {
 		fa, err := so.fullAddress(to)
 		if err != nil {
 			return err
 		}
-		opts.To = &fa
+		call.to = fa
+		call.opts.To = &call.to
 	}
-	if pf, ok := so.ep.(tcpip.EndpointWithPreflight); ok {
-		return errnoErr(pf.Preflight(*opts))
+	if control {
+		return so.preflight(call)
 	}
 	return nil
 }
 
-// send writes the payload, blocking unless the socket is non-blocking or
-// flags hold MSG_DONTWAIT, and accounts for MSG_ZEROCOPY.
-func (so *Socket) send(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
-	n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
-		return so.write(bufs, length, opts, flags)
-	})
-	if n > 0 && so.stype == unix.SOCK_STREAM {
-		// A stream send that sent something succeeds.
-		err = nil
+// preflight makes netstack's checks of a datagram's destination and route
+// without sending it (Preflight).
+func (so *Socket) preflight(call *sendCall) error {
+	if pf, ok := so.ep.(tcpip.EndpointWithPreflight); ok {
+		return errnoErr(pf.Preflight(call.opts))
 	}
-	return n, err
+	return nil
 }
 
-// readers are the tcpip.Payloader values of writes in progress, reused so
-// that a write does not allocate one.
-var readers = sync.Pool{New: func() any { return new(iovecReader) }}
+// sendCall is what netstack holds pointers to during one send: the payload
+// reader, and the destination that the write options point to. sendCalls
+// reuses them, so that a send does not allocate.
+type sendCall struct {
+	r    iovecReader
+	opts tcpip.WriteOptions
+	to   tcpip.FullAddress
+}
 
-// write writes bufs to the endpoint, waiting for room as a blocking socket
-// does. No lock is held while it waits: as in Linux, whose
+var sendCalls = sync.Pool{New: func() any { return new(sendCall) }}
+
+// release drops the references to the caller's buffers and returns c to
+// sendCalls.
+func (c *sendCall) release() {
+	c.r.release()
+	c.opts, c.to = tcpip.WriteOptions{}, tcpip.FullAddress{}
+	sendCalls.Put(c)
+}
+
+// write writes call's payload to the endpoint, waiting for room as a
+// blocking socket does unless the socket is non-blocking or flags hold
+// MSG_DONTWAIT. It returns the bytes written and, if a stream's payload was
+// not all written, why. No lock is held while it waits: as in Linux, whose
 // sk_stream_wait_memory releases the socket lock, a stream's concurrent
 // writes may interleave where one waits.
-func (so *Socket) write(bufs [][]byte, length int, opts *tcpip.WriteOptions, flags int) (int, error) {
-	if so.stype == unix.SOCK_STREAM && length == 0 {
+func (so *Socket) write(call *sendCall, flags int) (int, error) {
+	r := &call.r
+	if so.stype == unix.SOCK_STREAM && r.Len() == 0 {
 		// tcp_sendmsg_locked sends nothing and returns 0.
 		return 0, nil
 	}
-	r := readers.Get().(*iovecReader)
-	r.reset(bufs, length)
-	defer func() {
-		r.release()
-		readers.Put(r)
-	}()
 	b := blocker{so: so, mask: waiter.WritableEvents, flags: flags, dl: &so.writeDeadline}
 	defer b.done()
 	total := 0
 	for {
-		n, terr := so.ep.Write(r, *opts)
+		n, terr := so.ep.Write(r, call.opts)
 		total += int(n)
 		err := errnoErr(terr)
 		if err == nil && (r.Len() == 0 || so.stype == unix.SOCK_DGRAM) {
 			return total, nil
 		}
-		if err != nil && err != unix.EAGAIN {
+		if err == unix.EAGAIN {
+			err = b.wait()
+		}
+		if err != nil {
 			return total, err
 		}
-		if err == unix.EAGAIN {
-			if err := b.wait(); err != nil {
-				if total > 0 {
-					return total, nil
-				}
-				return 0, err
-			}
-		}
 	}
-}
-
-// iovecReader reads the concatenation of a list of buffers
-// (tcpip.Payloader) without modifying the list.
-type iovecReader struct {
-	// list is r's copy of the buffer list, bufs what is left of it.
-	list [][]byte
-	bufs [][]byte
-	// off is the offset in bufs[0].
-	off  int
-	left int
-}
-
-// reset makes r read bufs. It copies the list, so that the caller's list
-// does not escape to the heap.
-func (r *iovecReader) reset(bufs [][]byte, length int) {
-	clear(r.list)
-	r.list = append(r.list[:0], bufs...)
-	r.bufs, r.off, r.left = r.list, 0, length
-}
-
-// release drops the references to the caller's buffers.
-func (r *iovecReader) release() {
-	clear(r.list)
-	r.bufs = nil
-}
-
-// Len implements tcpip.Payloader.
-func (r *iovecReader) Len() int { return r.left }
-
-// Read implements io.Reader.
-func (r *iovecReader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	n := 0
-	for n < len(p) && len(r.bufs) > 0 {
-		c := copy(p[n:], r.bufs[0][r.off:])
-		n += c
-		r.off += c
-		if r.off == len(r.bufs[0]) {
-			r.bufs, r.off = r.bufs[1:], 0
-		}
-	}
-	r.left -= n
-	return n, nil
 }

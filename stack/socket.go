@@ -203,10 +203,14 @@ func (so *Socket) Accept(flags int) (*Socket, netip.AddrPort, error) {
 		if err == nil {
 			break
 		}
-		if err != unix.EAGAIN {
-			return nil, netip.AddrPort{}, err
+		if err == unix.EAGAIN {
+			err = b.wait()
 		}
-		if err := b.wait(); err != nil {
+		if err != nil {
+			if so.closed.Load() {
+				// Woken by Close.
+				err = unix.EBADF
+			}
 			return nil, netip.AddrPort{}, err
 		}
 	}
@@ -241,10 +245,14 @@ func (so *Socket) Connect(addr netip.AddrPort) error {
 	if so.nonblock.Load() {
 		return unix.EINPROGRESS
 	}
-	for so.ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) == 0 {
+	for !so.closed.Load() && so.ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) == 0 {
 		if err := so.writeDeadline.wait(ch); err != nil {
 			return unix.EINPROGRESS
 		}
+	}
+	if so.closed.Load() {
+		// Woken by Close.
+		return unix.EBADF
 	}
 	return errnoErr(so.ep.LastError())
 }
@@ -269,8 +277,10 @@ func (so *Socket) Shutdown(how int) error {
 	return errnoErr(so.ep.Shutdown(f))
 }
 
-// Close closes the socket. Blocked calls return; later calls fail with
-// EBADF.
+// Close closes the socket. Calls blocked in it return, with EBADF unless
+// they had sent or received data, and later calls fail with EBADF. (On
+// Linux close(2) leaves blocked calls waiting; Go's package net wakes them
+// with net.ErrClosed, which is what Conn, Listener and UDPConn return.)
 func (so *Socket) Close() error {
 	if so.closed.Swap(true) {
 		return unix.EBADF
@@ -339,7 +349,7 @@ func (so *Socket) fullAddress(addr netip.AddrPort) (tcpip.FullAddress, error) {
 	}
 	fa := tcpip.FullAddress{Port: addr.Port()}
 	if !a.IsUnspecified() {
-		fa.Addr = tcpip.AddrFromSlice(a.AsSlice())
+		fa.Addr = tcpipAddr(a)
 	}
 	return fa, nil
 }
@@ -351,6 +361,15 @@ func errnoErr(err tcpip.Error) error {
 		return e
 	}
 	return nil
+}
+
+// tcpipAddr converts an address to netstack's (without a slice, which
+// would escape).
+func tcpipAddr(a netip.Addr) tcpip.Address {
+	if a.Is4() {
+		return tcpip.AddrFrom4(a.As4())
+	}
+	return tcpip.AddrFrom16(a.As16())
 }
 
 // addrPort converts a netstack address.

@@ -67,7 +67,7 @@ func (s *Stack) AddNIC(id tcpip.NICID, ep tcpipstack.LinkEndpoint, prefixes ...n
 		if !p.Addr().Is4() {
 			proto = ipv6.ProtocolNumber
 		}
-		awp := tcpip.AddressWithPrefix{Address: tcpip.AddrFromSlice(p.Addr().AsSlice()), PrefixLen: p.Bits()}
+		awp := tcpip.AddressWithPrefix{Address: tcpipAddr(p.Addr()), PrefixLen: p.Bits()}
 		pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: awp}
 		if err := s.ns.AddProtocolAddress(id, pa, tcpipstack.AddressProperties{}); err != nil {
 			return errnoErr(err)

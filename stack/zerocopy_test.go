@@ -598,3 +598,45 @@ func TestENOBUFS(t *testing.T) {
 		t.Errorf("received %q", got)
 	}
 }
+
+// TestENOBUFSAfterDestinationErrors: a MSG_ZEROCOPY datagram that the full
+// error queue refuses reports the errors of its destination and route
+// first, as Linux, which routes a datagram before it allocates the
+// notification, does; a plain send reports the same errors.
+func TestENOBUFSAfterDestinationErrors(t *testing.T) {
+	s, err := New(Options{ErrorQueueLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rx := mustSocket(t, s, unix.AF_INET, unix.SOCK_DGRAM)
+	if err := rx.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+		t.Fatal(err)
+	}
+	so := mustSocket(t, s, unix.AF_INET, unix.SOCK_DGRAM)
+	setInt(t, so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
+	so.zc.ErrorQueue().Push(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EHOSTUNREACH), Origin: unix.SO_EE_ORIGIN_ICMP}})
+	for _, tc := range []struct {
+		name string
+		to   netip.AddrPort
+		want error
+	}{
+		{"no destination", netip.AddrPort{}, unix.EDESTADDRREQ},
+		{"port 0", netip.MustParseAddrPort("127.0.0.1:0"), unix.EINVAL},
+		{"no route", netip.MustParseAddrPort("192.0.2.1:9"), unix.ENETUNREACH},
+		{"routable", mustLocal(t, rx), unix.ENOBUFS},
+	} {
+		for _, flags := range []int{0, unix.MSG_ZEROCOPY} {
+			want := tc.want
+			if flags == 0 && want == unix.ENOBUFS {
+				want = nil
+			}
+			if _, _, err := so.SendMsg([][]byte{[]byte("x")}, nil, tc.to, flags); err != want {
+				t.Errorf("%s, flags %#x: %v, want %v", tc.name, flags, err, want)
+			}
+		}
+	}
+	if got := queueString(so); got != "icmp" {
+		t.Errorf("queue %q", got)
+	}
+}
