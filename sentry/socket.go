@@ -124,6 +124,18 @@ func (s *zcSocket) zcState(create bool) *zcsocket.State {
 	return zc
 }
 
+// zerocopyUsed is set once a socket of the sandbox has had SO_ZEROCOPY on,
+// as the series enables its tx_copy_cmsg_to_user_key static branch at the
+// first setsockopt(SO_ZEROCOPY): until then, sendmsg, sendmmsg and sendto
+// go to gVisor without a look at the file.
+var zerocopyUsed atomic.Bool
+
+// enableZerocopy sets SO_ZEROCOPY.
+func (s *zcSocket) enableZerocopy() {
+	zerocopyUsed.Store(true)
+	s.zcState(true).SetZerocopy(true)
+}
+
 // zerocopyEnabled reports SOCK_ZEROCOPY and returns the state when it is set.
 func (s *zcSocket) zerocopyEnabled() (*zcsocket.State, bool) {
 	zc := s.zc.Load()
@@ -157,7 +169,7 @@ func (s *zcSocket) Accept(t *kernel.Task, peerRequested bool, flags int, blockin
 	defer nfile.DecRef(t)
 	if _, on := s.zerocopyEnabled(); on {
 		ns, _ := socketOf(nfile)
-		ns.zcState(true).SetZerocopy(true)
+		ns.enableZerocopy()
 	}
 	if err := nfile.SetStatusFlags(t, t.Credentials(), uint32(flags&linux.SOCK_NONBLOCK)); err != nil {
 		return 0, nil, 0, syserr.FromError(err)

@@ -32,9 +32,13 @@ func withoutZerocopy(args arch.SyscallArguments, i int) arch.SyscallArguments {
 
 // zerocopyFile returns the file behind fd with its zcSocket and zerocopy
 // state if the file is a zcSocket with SO_ZEROCOPY on, or nil if it is
-// anything else, which gVisor's handler serves. The caller drops the
+// anything else, which gVisor's handler serves; it looks at no file while
+// no socket of the sandbox has had SO_ZEROCOPY. The caller drops the
 // reference.
 func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, *zcsocket.State) {
+	if !zerocopyUsed.Load() {
+		return nil, nil, nil
+	}
 	file := t.GetFile(fd)
 	if file == nil {
 		return nil, nil, nil

@@ -59,7 +59,7 @@ func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 				zc.SetZerocopy(false)
 			}
 		case 1:
-			s.zcState(true).SetZerocopy(true)
+			s.enableZerocopy()
 		default:
 			return 0, nil, linuxerr.EINVAL
 		}
