@@ -8,7 +8,7 @@
 // It builds both runtimes and the guest generator (zcgen.c) itself, so it
 // must run as root from inside the zcstack module:
 //
-//	go run ./tools/zcbench [-duration 2s] [-reps 4] [-json out.json] [-svg chart.svg]
+//	go run ./tools/zcbench [-duration 2s] [-reps 3] [-json out.json] [-svg chart.svg]
 package main
 
 import (
@@ -69,7 +69,7 @@ func main() {
 	// (measured: UDP 4 KiB copy mode, 1 s runs 178-193 MB/s, 2 s runs
 	// 235-267 MB/s), so runs last 2 s by default.
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of one run (whole seconds)")
-	flag.IntVar(&cfg.reps, "reps", 4, "repetitions of each run (medians are reported)")
+	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of each run (medians are reported)")
 	flag.IntVar(&cfg.txCPU, "tx-cpu", 1, "CPU the host sender is pinned to (-1: none)")
 	flag.IntVar(&cfg.rxCPU, "rx-cpu", 0, "CPU the host receiver is pinned to (-1: none)")
 	flag.Parse()
