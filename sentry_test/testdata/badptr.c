@@ -201,16 +201,7 @@ static int so_error(int fd) {
  * the queue. */
 static void icmp(void) {
 	printf("-- an ICMP error (IP_RECVERR) read into bad buffers\n");
-	int b = bound_socket(k);
-	int port = port_of(b);
-	close(b);
-	int u = connected_socket(k, port);
-	set_zerocopy(u, 1);
-	int one = 1;
-	if (k->family == AF_INET)
-		setsockopt(u, SOL_IP, IP_RECVERR, &one, sizeof one);
-	else
-		setsockopt(u, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+	int u = closed_port_socket(k);
 	static const char *what[] = {
 		"recvfrom buf unmapped len 10", "recvfrom buf unmapped len 0",
 		"recvfrom buf (void*)-1 len 10", "recvfrom addr unmapped", "recvfrom addrlen unmapped",
@@ -249,6 +240,43 @@ static void icmp(void) {
 	close(u);
 }
 
+/* timeout_batch: recvmmsg(MSG_ERRQUEUE)'s valid timeouts as do_recvmmsg
+ * treats them. Each datagram to a closed port queues a completion and an
+ * ICMP error, which do not coalesce; a zero timeout has passed after the
+ * first message, a long one not, and the time left is written back. */
+static void timeout_batch(void) {
+	printf("-- recvmmsg(MSG_ERRQUEUE) timeouts ending a batch\n");
+	int u = closed_port_socket(k);
+	static const struct timespec tss[] = {{0, 0}, {1, 0}};
+	for (int t = 0; t < 2; t++) {
+		for (int i = 0; i < 2; i++) {
+			so_error(u); /* the last ICMP error would fail the send */
+			if (send(u, buf, 10, MSG_ZEROCOPY) < 0)
+				die("send");
+			wait_err(u, 1000);
+			usleep(10000);
+		}
+		struct mmsghdr v[4];
+		struct iovec iov[4];
+		static char data[4][64], c[4][128];
+		memset(v, 0, sizeof v);
+		for (int i = 0; i < 4; i++) {
+			iov[i] = (struct iovec){data[i], sizeof data[i]};
+			v[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1,
+						       .msg_control = c[i], .msg_controllen = sizeof c[i]};
+		}
+		struct timespec ts = tss[t];
+		int n = recvmmsg(u, v, 4, MSG_ERRQUEUE, &ts);
+		int less = ts.tv_sec < tss[t].tv_sec ||
+			   (ts.tv_sec == tss[t].tv_sec && ts.tv_nsec < tss[t].tv_nsec);
+		printf("timeout %lds: %s, time left %s\n", (long)tss[t].tv_sec, ret(n),
+		       ts.tv_sec == 0 && ts.tv_nsec == 0 ? "0" : less ? "less" : "unchanged");
+		while (recv_err(u, 0) >= 0)
+			;
+	}
+	close(u);
+}
+
 int main(int argc, char **argv) {
 	k = kind_of(argv[1]);
 	setup_pages();
@@ -259,7 +287,9 @@ int main(int argc, char **argv) {
 	recvfrom_address();
 	recvmsg_fields();
 	getsockopt_zerocopy();
-	if (k->type == SOCK_DGRAM)
+	if (k->type == SOCK_DGRAM) {
 		icmp();
+		timeout_batch();
+	}
 	return 0;
 }

@@ -174,16 +174,7 @@ int main(int argc, char **argv) {
 	reset_ids();
 	if (dgram) {
 		printf("-- ICMP errors with IP_RECVERR, in order with completions\n");
-		int b = bound_socket(k);
-		int port = port_of(b);
-		close(b);
-		int u = connected_socket(k, port);
-		set_zerocopy(u, 1);
-		int one = 1;
-		if (k->family == AF_INET)
-			setsockopt(u, SOL_IP, IP_RECVERR, &one, sizeof one);
-		else
-			setsockopt(u, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+		int u = closed_port_socket(k);
 		for (int i = 0; i < 3; i++) {
 			zsend(u, 10, MSG_ZEROCOPY, i & 1);
 			printf("revents 0x%x\n", wait_err(u, 1000));

@@ -172,6 +172,23 @@ static void set_zerocopy(int fd, int on) {
 }
 
 /* Completion accounting: every id must be completed exactly once. */
+/* closed_port_socket returns a socket of kind k with SO_ZEROCOPY and
+ * IP_RECVERR (IPV6_RECVERR) on, connected to a loopback port nobody
+ * listens on: each datagram it sends earns an ICMP port unreachable. */
+static int closed_port_socket(const struct kind *k) {
+	int b = bound_socket(k);
+	int port = port_of(b);
+	close(b);
+	int u = connected_socket(k, port);
+	set_zerocopy(u, 1);
+	int one = 1;
+	if (k->family == AF_INET)
+		setsockopt(u, SOL_IP, IP_RECVERR, &one, sizeof one);
+	else
+		setsockopt(u, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+	return u;
+}
+
 #define MAX_IDS 4096
 static unsigned char seen[MAX_IDS];
 static int seen_dup, seen_out;
