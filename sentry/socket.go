@@ -109,10 +109,10 @@ func (s *zcSocket) zcState(create bool) *zcsocket.State {
 		return zc
 	}
 	cfg := zcsocket.Config{
-		Family: s.family,
-		Type:   int(s.skType),
-		Stats:  &sandboxStats,
-		Notify: func() { s.wq.Notify(waiter.EventErr) },
+		Family:      s.family,
+		Type:        int(s.skType),
+		Stats:       &sandboxStats,
+		ErrorReport: func() { s.wq.Notify(waiter.EventErr) },
 	}
 	s.zcMu.Lock()
 	defer s.zcMu.Unlock()
@@ -134,6 +134,14 @@ var zerocopyUsed atomic.Bool
 func (s *zcSocket) enableZerocopy() {
 	zerocopyUsed.Store(true)
 	s.zcState(true).SetZerocopy(true)
+}
+
+// recvErrOn reports IP_RECVERR (level SOL_IP) or IPV6_RECVERR (SOL_IPV6).
+func (s *zcSocket) recvErrOn(level int32) bool {
+	if level == linux.SOL_IPV6 {
+		return s.ep.SocketOptions().GetIPv6RecvError()
+	}
+	return s.ep.SocketOptions().GetIPv4RecvError()
 }
 
 // zerocopyEnabled reports SOCK_ZEROCOPY and returns the state when it is set.

@@ -77,9 +77,10 @@ func sysSendTo(orig kernel.SyscallFn) kernel.SyscallFn {
 	}
 }
 
-// sysSendMsg serves sendmsg on sockets with SO_ZEROCOPY through syscalls/
-// (SCM_ZC_NOTIFICATION and the copy-back) and zerocopy.Sender (MSG_ZEROCOPY);
-// every other sendmsg is gVisor's, without MSG_ZEROCOPY.
+// sysSendMsg serves sendmsg on sockets with SO_ZEROCOPY through
+// zcsocket.State.SendMsg (syscalls/ for the message, SCM_ZC_NOTIFICATION and
+// its copy-back; zerocopy.Sender for MSG_ZEROCOPY), with gVisor's socket
+// sending; every other sendmsg is gVisor's, without MSG_ZEROCOPY.
 func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		file, s, zc := zerocopyFile(t, args[0].Int())
@@ -95,8 +96,8 @@ func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := c.SendMsg(args[1].Pointer(), uint32(flags), func(m *syscalls.Send) (int, error) {
-			return s.send(t, file, zc, "sendmsg", m)
+		n, err := zc.SendMsg(&c, args[1].Pointer(), uint32(flags), func(m *syscalls.Send) (int, error) {
+			return s.write(t, file, "sendmsg", m)
 		})
 		return uintptr(n), nil, sysErr(err)
 	}
@@ -118,17 +119,17 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := c.SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), func(m *syscalls.Send) (int, error) {
-			return s.send(t, file, zc, "sendmmsg", m)
+		n, err := zc.SendMMsg(&c, args[1].Pointer(), args[2].Uint(), uint32(flags), func(m *syscalls.Send) (int, error) {
+			return s.write(t, file, "sendmmsg", m)
 		})
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
-// send sends one message for syscalls/ (its SendFunc): what gVisor's
-// sendSingleMsg does once it has read the message, accounted as a
-// MSG_ZEROCOPY send by zcsocket.State when the message has the flag.
-func (s *zcSocket) send(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State, op string, m *syscalls.Send) (int, error) {
+// write sends one message that syscalls/ read, as gVisor's sendSingleMsg
+// does once it has read it: the control messages other than
+// SCM_ZC_NOTIFICATION go to gVisor's parser, the data to gVisor's socket.
+func (s *zcSocket) write(t *kernel.Task, file *vfs.FileDescription, op string, m *syscalls.Send) (int, error) {
 	src := usermem.IOSequence{
 		IO:    t.MemoryManager(),
 		Addrs: hostarch.AddrRangeSeqFromSlice(m.Iov),
@@ -142,20 +143,16 @@ func (s *zcSocket) send(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.
 	} else if dl < 0 {
 		flags |= linux.MSG_DONTWAIT
 	}
-	return zc.Send(m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
-		// Parsed here so that a send refused before it runs
-		// (ENOBUFS) holds no control message.
-		cms, err := control.Parse(t, s.Socket, m.Control, t.Arch().Width())
-		if err != nil {
-			return 0, err
-		}
-		n, e := s.Socket.SendMsg(t, src, m.Name, flags, haveDeadline, deadline, cms)
-		err = glinux.HandleIOError(t, n != 0, e.ToError(), linuxerr.ERESTARTSYS, op, file)
-		// As gVisor's sendSingleMsg: control messages are released
-		// on error and for zero-length messages.
-		if n == 0 || err != nil {
-			cms.Release(t)
-		}
-		return n, err
-	})
+	cms, err := control.Parse(t, s.Socket, m.Control, t.Arch().Width())
+	if err != nil {
+		return 0, err
+	}
+	n, e := s.Socket.SendMsg(t, src, m.Name, flags, haveDeadline, deadline, cms)
+	err = glinux.HandleIOError(t, n != 0, e.ToError(), linuxerr.ERESTARTSYS, op, file)
+	// As gVisor's sendSingleMsg: control messages are released on error
+	// and for zero-length messages.
+	if n == 0 || err != nil {
+		cms.Release(t)
+	}
+	return n, err
 }

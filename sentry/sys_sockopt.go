@@ -10,6 +10,8 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
+
+	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // socketFile returns the socket file behind fd (EBADF, ENOTSOCK), and the
@@ -32,10 +34,15 @@ func socketFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, erro
 // net/core/sock.c sk_setsockopt): optlen below sizeof(int) is EINVAL, an
 // unreadable value EFAULT, a socket other than AF_INET/AF_INET6 TCP or UDP
 // EOPNOTSUPP, and a value other than 0 or 1 EINVAL. gVisor would accept and
-// ignore it.
+// ignore it. IP_RECVERR and IPV6_RECVERR are gVisor's, plus the purge of
+// our error queue when they go off.
 func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
-		if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
+		level, name := args[1].Int(), args[2].Int()
+		if (level == linux.SOL_IP && name == linux.IP_RECVERR) || (level == linux.SOL_IPV6 && name == linux.IPV6_RECVERR) {
+			return setRecvErr(t, sysno, args, orig)
+		}
+		if level != linux.SOL_SOCKET || name != linux.SO_ZEROCOPY {
 			return orig(t, sysno, args)
 		}
 		file, s, err := socketFile(t, args[0].Int())
@@ -53,18 +60,39 @@ func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 		if s == nil {
 			return 0, nil, linuxerr.EOPNOTSUPP
 		}
-		switch v {
-		case 0:
-			if zc := s.zc.Load(); zc != nil {
-				zc.SetZerocopy(false)
-			}
-		case 1:
+		on, err := zcsocket.ZerocopyValue(v)
+		if err != nil {
+			return 0, nil, sysErr(err)
+		}
+		if on {
 			s.enableZerocopy()
-		default:
-			return 0, nil, linuxerr.EINVAL
+		} else if zc := s.zc.Load(); zc != nil {
+			zc.SetZerocopy(false)
 		}
 		return 0, nil, nil
 	}
+}
+
+// setRecvErr is setsockopt of IP_RECVERR or IPV6_RECVERR: gVisor's, which
+// empties netstack's error queue when the option goes off, then, on a
+// zcSocket whose error queue is ours, the purge of that queue Linux makes
+// (skb_errqueue_purge: ICMP and local errors go, completions stay).
+func setRecvErr(t *kernel.Task, sysno uintptr, args arch.SyscallArguments, orig kernel.SyscallFn) (uintptr, *kernel.SyscallControl, error) {
+	rv, ctl, err := orig(t, sysno, args)
+	if err != nil {
+		return rv, ctl, err
+	}
+	file := t.GetFile(args[0].Int())
+	if file == nil {
+		return rv, ctl, nil
+	}
+	defer file.DecRef(t)
+	if s, ok := socketOf(file); ok {
+		if zc := s.zc.Load(); zc != nil && !s.recvErrOn(args[1].Int()) {
+			zc.PurgeErrors()
+		}
+	}
+	return rv, ctl, nil
 }
 
 // sysGetSockOpt implements getsockopt(SOL_SOCKET, SO_ZEROCOPY) for every
