@@ -131,6 +131,17 @@ func TestSendMsgZC(t *testing.T) {
 			return want{n: 5, ctl: cat(back, old[len(back):]), controllen: uint64(len(back)), rest: tosMsg(g)}
 		},
 	}, {
+		name: "messages around the notification are passed on together", queue: 1,
+		ctl: func(g *guest) []byte {
+			return cat(tosMsg(g), zc(g, 1), g.cmsg(tos, unix.IP_TTL, []byte{64, 0, 0, 0}))
+		},
+		want: func(g *guest) want {
+			back := zcBack(g, 1, comp(1)...)
+			ttl := g.cmsg(tos, unix.IP_TTL, []byte{64, 0, 0, 0})
+			old := cat(tosMsg(g), zc(g, 1), ttl)
+			return want{n: 5, ctl: cat(back, old[len(back):]), controllen: uint64(len(back)), rest: cat(tosMsg(g), ttl)}
+		},
+	}, {
 		name: "type 78 of another level is copied back too (seed)", queue: 1,
 		ctl: func(g *guest) []byte {
 			return cat(zc(g, 1), g.cmsg(unix.IPPROTO_TCP, zerocopy.SCMZCNotification, []byte{9, 9, 9, 9, 9}))
