@@ -121,15 +121,20 @@ type barSeries struct {
 }
 
 // ratioPanel draws a panel at top: for each line a bar of each series from
-// base, and a mark at ref(l). Its axis spans at least lo to hi, by step.
+// base, and a mark at ref(l). Its axis spans at least lo to hi and every
+// median, with grid lines every step or a multiple of it; whiskers beyond
+// stop at its ends.
 func (c *svgChart) ratioPanel(rep *report, top int, title string, base, lo, hi, step float64, series []barSeries,
 	refName string, ref func(line) (float64, bool)) {
 	for _, ra := range rep.Ratios {
 		for _, s := range series {
 			if f := s.get(ra); f != nil {
-				lo, hi = min(lo, f.Min), max(hi, f.Max)
+				lo, hi = min(lo, f.Median), max(hi, f.Median)
 			}
 		}
+	}
+	for (hi-lo)/step > 10 {
+		step *= 2
 	}
 	y := c.axis(top, title, math.Floor(lo/step)*step, math.Ceil(hi/step)*step, step, "%.0f%%", 100)
 	w := (c.groupW - 12) / len(series)
@@ -167,8 +172,9 @@ func (c *svgChart) axis(top int, title string, lo, hi, step float64, format stri
 	}
 	fmt.Fprintf(&c.b, `<text x="%d" y="%d" font-size="12">%s</text>`+"\n", c.left, top-6, html.EscapeString(title))
 	for v := lo; v <= hi+step/2; v += step {
+		// +0: no "-0%" for a zero reached by adding steps.
 		fmt.Fprintf(&c.b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#eee"/><text x="5" y="%d">%s</text>`+"\n",
-			c.left, c.width-10, y(v), y(v), y(v)+3, fmt.Sprintf(format, v*scale))
+			c.left, c.width-10, y(v), y(v), y(v)+3, fmt.Sprintf(format, math.Round(v*scale)+0))
 	}
 	// The separators between the tables of the network modes.
 	for g := 1; g < len(c.lines); g++ {
