@@ -307,7 +307,7 @@ func TestReportFigures(t *testing.T) {
 		copyCPU, newCPU bool
 	}{
 		{"one CPU", []int{1}, true, false},
-		{"unconfined", nil, false, false},
+		{"two CPUs", []int{0, 1}, false, false},
 	} {
 		rep := testBench(tc.cpus, runs).report()
 		l := line{runsc.NetNone, "udp", 4, 1, 4096}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,21 +112,21 @@ func (m *cpuMeter) measure(run func() error) (cgroup, tree time.Duration, err er
 		return 0, 0, err
 	}
 	treeBefore := childrenCPU()
-	err = run()
+	runErr := run()
 	for {
 		var ws unix.WaitStatus
 		if pid, werr := unix.Wait4(-1, &ws, 0, nil); werr != nil || pid <= 0 {
 			break
 		}
 	}
-	if left, lerr := m.others(); lerr != nil || len(left) > 0 {
-		return 0, 0, fmt.Errorf("processes %v outlived their run (%v)", left, lerr)
+	if left, err := m.others(); err != nil || len(left) > 0 {
+		return 0, 0, errors.Join(runErr, fmt.Errorf("processes %v outlived their run (%v)", left, err))
 	}
-	after, uerr := m.usage()
-	if uerr != nil {
-		return 0, 0, uerr
+	after, err := m.usage()
+	if err != nil {
+		return 0, 0, errors.Join(runErr, err)
 	}
-	return after - before, childrenCPU() - treeBefore, err
+	return after - before, childrenCPU() - treeBefore, runErr
 }
 
 // usage reads the cgroup's CPU time (cpu.stat usage_usec).

@@ -182,7 +182,7 @@ func pairedMedian(a, b []result, f func(a, b result) (float64, bool)) *figure {
 
 // cpuNote says why the CPU figures of p are not a cost, or "".
 func (b *bench) cpuNote(p place) string {
-	if p.env != runsc.Host && len(b.cfg.sandboxCPUs) != 1 {
+	if p.env != runsc.Host && b.cpuCapacity(p) > 1 {
 		return "systrap spins on idle CPUs (sandbox not confined to one CPU): CPU time includes the spinning"
 	}
 	return ""
@@ -344,7 +344,7 @@ func machine(cfg config) map[string]string {
 	if cfg.txCPU >= 0 {
 		host = fmt.Sprintf("host sender on CPU %d, receiver on CPU %d", cfg.txCPU, cfg.rxCPU)
 	}
-	m["pinning"] = fmt.Sprintf("%s; sandboxes on CPUs %s", host, cpuList(cfg.sandboxCPUs))
+	m["pinning"] = fmt.Sprintf("%s; sandboxes on CPU set %s", host, cpuList(cfg.sandboxCPUs))
 	if cfg.wakeups {
 		m["runtimes"] = "built with -tags systrap_profiling"
 	}
