@@ -571,5 +571,5 @@ func verdict(name string, got *figure, goal float64, atLeast bool) string {
 	if (atLeast && got.Median < goal) || (!atLeast && got.Median > goal) {
 		mark = "SHORT"
 	}
-	return fmt.Sprintf("%-80s %6.2f (goal %s %.2f) %s", name, got.Median, op, goal, mark)
+	return fmt.Sprintf("%-80s %6.3f (goal %s %.2f) %s", name, got.Median, op, goal, mark)
 }
