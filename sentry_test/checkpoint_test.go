@@ -23,59 +23,21 @@ import (
 // for the guest's lines: nothing waits on time but the timeout that fails
 // a hung run.
 
-// restoredZC is what `ckpt zc` prints: "ready" at the checkpoint, then,
-// restored, SO_ZEROCOPY, the readiness, the first copy-back (the 300 TCP
-// completions of before the checkpoint, in one range), every id exactly
-// once with the counter continuing, UDP completions and ICMP errors in
-// order, the data intact.
-const restoredZC = `ready
-SO_ZEROCOPY after restore: tcp 1 udp 1
-tcp: POLLERR yes EPOLLERR yes
-udp: POLLERR yes EPOLLERR yes
-  first send after restore: controllen 216 flags 0x4000000 cmsg len 212 level 1 type 78 size 1 [0,299]copied
-tcp: 400 ids: missing 0, duplicated 0, unexpected 0
-udp errqueue: 48 completion ranges, 48 icmp errors, 0 other, in order yes
-udp: 240 ids: missing 0, duplicated 0, unexpected 0
-tcp: 102400 bytes received, 0 wrong
-udp: 192 datagrams received, 0 out of order or wrong
-done
-`
+// want returns what `ckpt mode` must print, before the checkpoint and
+// restored: testdata/ckpt-MODE.out. In the zerocopy modes it is only what
+// runsc-zc prints; in the plain ones, stock runsc too.
+func want(t *testing.T, mode string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "ckpt-"+mode+".out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
-// restoredPlain is what `ckpt plain` prints, under stock runsc and
-// runsc-zc alike (POLLERR on UDP is the socket error the last ICMP error
-// set).
-const restoredPlain = `ready
-tcp: POLLERR no EPOLLERR no
-udp: POLLERR yes EPOLLERR yes
-udp errqueue: 0 completion ranges, 48 icmp errors, 0 other, in order yes
-tcp: 102400 bytes received, 0 wrong
-udp: 192 datagrams received, 0 out of order or wrong
-done
-`
-
-// restoredBlockedPlain is what `ckpt blocked-plain` prints, under stock
-// runsc and runsc-zc alike.
-const restoredBlockedPlain = `A and B blocked in send: yes
-ready
-B ended by SIGALRM: yes
-A sent 8388608 (OK)
-received: all of A yes, all B sent yes, nothing else yes
-done
-`
-
-// restoredBlocked is what `ckpt blocked` prints, with N for the number of
-// sends that returned a count, which depends on where the checkpoint caught
-// them (blockedIDs).
-const restoredBlocked = `A and B blocked in send: yes
-ready
-B ended by SIGALRM: yes
-A sent 8388608 (OK)
-received: all of A yes, all B sent yes, nothing else yes
-ids of the sends that returned a count: N ids: missing 0, duplicated 0, unexpected 0
-done
-`
-
-// blockedIDs finds the number of ids in the output of `ckpt blocked`.
+// blockedIDs finds the number of ids in the output of `ckpt blocked`, N
+// in testdata/ckpt-blocked.out: the number of sends that returned a count
+// depends on where the checkpoint caught them.
 var blockedIDs = regexp.MustCompile(`count: (\d+) ids:`)
 
 // ckptTimeout bounds each step of a checkpoint test: a guest that does not
@@ -316,7 +278,7 @@ func wantOutput(t *testing.T, what, got, want string) {
 // path and gets back the 300 completions of before), and its data intact.
 func TestCheckpointZerocopy(t *testing.T) {
 	e := getEnv(t)
-	wantOutput(t, "runsc-zc zc", e.cycle(t, runsc.Zerocopy, "zc"), restoredZC)
+	wantOutput(t, "runsc-zc zc", e.cycle(t, runsc.Zerocopy, "zc"), want(t, "zc"))
 }
 
 // TestCheckpointPlain: without zerocopy, stock runsc and runsc-zc
@@ -327,8 +289,8 @@ func TestCheckpointPlain(t *testing.T) {
 	for _, r := range []runsc.Runtime{runsc.Stock, runsc.Zerocopy} {
 		t.Run(string(r), func(t *testing.T) {
 			t.Parallel()
-			wantOutput(t, string(r)+" plain", e.cycle(t, r, "plain"), restoredPlain)
-			wantOutput(t, string(r)+" blocked-plain", e.cycle(t, r, "blocked-plain"), restoredBlockedPlain)
+			wantOutput(t, string(r)+" plain", e.cycle(t, r, "plain"), want(t, "plain"))
+			wantOutput(t, string(r)+" blocked-plain", e.cycle(t, r, "blocked-plain"), want(t, "blocked-plain"))
 		})
 	}
 }
@@ -351,7 +313,7 @@ func TestCheckpointBlockedSenders(t *testing.T) {
 		}
 		got = strings.Replace(got, m[0], "count: N ids:", 1)
 	}
-	wantOutput(t, "runsc-zc blocked", got, restoredBlocked)
+	wantOutput(t, "runsc-zc blocked", got, want(t, "blocked"))
 }
 
 // TestCheckpointLeaveRunning: `checkpoint --leave-running` saves the
@@ -362,8 +324,8 @@ func TestCheckpointLeaveRunning(t *testing.T) {
 	c := e.ckptRuntime(t, runsc.Zerocopy, "zc")
 	id, before, o := c.start(t)
 	dir := c.checkpoint(t, id, "--leave-running")
-	wantOutput(t, "the original after --leave-running", before+c.resume(t, id, o), restoredZC)
-	wantOutput(t, "the restored copy", before+c.restored(t, dir), restoredZC)
+	wantOutput(t, "the original after --leave-running", before+c.resume(t, id, o), want(t, "zc"))
+	wantOutput(t, "the restored copy", before+c.restored(t, dir), want(t, "zc"))
 }
 
 // TestCheckpointAcrossRuntimes restores an image of one runtime with the
@@ -378,7 +340,7 @@ func TestCheckpointAcrossRuntimes(t *testing.T) {
 		dir := stock.checkpoint(t, id)
 		zc := stock
 		zc.Bin = e.bins[runsc.Zerocopy]
-		wantOutput(t, "runsc-zc restoring stock runsc's image", before+zc.restored(t, dir), restoredPlain)
+		wantOutput(t, "runsc-zc restoring stock runsc's image", before+zc.restored(t, dir), want(t, "plain"))
 	})
 	t.Run("runsc-zc image, stock restore", func(t *testing.T) {
 		zc := e.ckptRuntime(t, runsc.Zerocopy, "plain")
