@@ -271,11 +271,12 @@ func wantOutput(t *testing.T, what, got, want string) {
 }
 
 // TestCheckpointZerocopy: a sandbox whose TCP and UDP sockets have
-// SO_ZEROCOPY and hundreds of completions and ICMP errors queued is
-// checkpointed and restored by runsc-zc; the restored guest finds
-// SO_ZEROCOPY set, POLLERR for poll and epoll, every queued entry in order,
-// its ids continuing (the first send after the restore takes the zerocopy
-// path and gets back the 300 completions of before), and its data intact.
+// SO_ZEROCOPY and hundreds of completions and ICMP errors queued, and one
+// ICMP error still in netstack's own queue, is checkpointed and restored by
+// runsc-zc; the restored guest finds SO_ZEROCOPY set, POLLERR for poll and
+// epoll, every queued entry in order, its ids continuing (the first send
+// after the restore takes the zerocopy path and gets back the 300
+// completions of before), and its data intact.
 func TestCheckpointZerocopy(t *testing.T) {
 	e := getEnv(t)
 	wantOutput(t, "runsc-zc zc", e.cycle(t, runsc.Zerocopy, "zc"), want(t, "zc"))
