@@ -13,7 +13,7 @@ import (
 )
 
 // OCI runs containers with a runtime's OCI subcommands (run, checkpoint,
-// restore, kill, delete), its state under one --root.
+// restore, kill, export-metrics, delete), its state under one --root.
 type OCI struct {
 	// Bin is the runtime binary.
 	Bin string
@@ -124,6 +124,13 @@ func (o OCI) Checkpoint(id, dir string, flags ...string) error {
 func (o OCI) Kill(id, signal string) error {
 	_, err := o.run("kill", id, signal)
 	return err
+}
+
+// Metrics returns the sandbox's metrics whose names match the regular
+// expression filter, in Prometheus's text form (`export-metrics`).
+func (o OCI) Metrics(id, filter string) (string, error) {
+	out, err := o.run("export-metrics", "--sandbox-metrics-filter="+filter, id)
+	return string(out), err
 }
 
 // Delete removes the container, stopping it first if it runs.
