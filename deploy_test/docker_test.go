@@ -24,9 +24,24 @@ import (
 // ::1; --network=none gives the sandbox a netstack loopback with both.
 func TestDocker(t *testing.T) {
 	e := getEnv(t, "dockerd", "docker")
+	docker, image := e.docker(t, false, e.guest)
+	runGuest(t, "docker", append(docker, "run", "--rm", "--name", containerID(t),
+		"--runtime", "runsc-zc", "--network", "none", image, "/zcguest")...)
+}
+
+// docker starts a dockerd whose runtime runsc-zc runsc-zc's install
+// subcommand wrote, with experimental features if experimental is set, and
+// imports an image whose root holds prog. It returns the arguments that
+// make docker talk to it, and the image's name.
+func (e *env) docker(t *testing.T, experimental bool, prog string) (docker []string, image string) {
+	t.Helper()
 	dir := tempDir(t)
 	config := filepath.Join(dir, "daemon.json")
-	install := exec.Command(e.runsc, "install", "--config_file", config, "--runtime", "runsc-zc", "--", "--network=none")
+	args := []string{"install", "--config_file", config, "--runtime", "runsc-zc"}
+	if experimental {
+		args = append(args, "--experimental")
+	}
+	install := exec.Command(e.runsc, append(args, "--", "--network=none")...)
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("runsc-zc install: %v\n%s", err, out)
 	}
@@ -42,14 +57,13 @@ func TestDocker(t *testing.T) {
 		"--pidfile", filepath.Join(dir, "docker.pid"), "--host", "unix://"+sock,
 		"--storage-driver", "vfs", "--bridge", "none",
 		"--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"), sock)
-	docker := []string{"--host", "unix://" + sock}
+	docker = []string{"--host", "unix://" + sock}
 
-	image := "zcstack/zcguest:" + strings.ToLower(t.Name())
+	image = "zcstack/" + filepath.Base(prog) + ":" + strings.ToLower(t.Name())
 	imp := exec.Command("docker", append(docker, "import", "-", image)...)
-	imp.Stdin = bytes.NewReader(layer(t, e.guest))
+	imp.Stdin = bytes.NewReader(layer(t, prog))
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("docker import: %v\n%s", err, out)
 	}
-	runGuest(t, "docker", append(docker, "run", "--rm", "--name", containerID(t),
-		"--runtime", "runsc-zc", "--network", "none", image, "/zcguest")...)
+	return docker, image
 }

@@ -42,12 +42,13 @@ const verdict = "zcguest: PASS"
 // runTimeout bounds one container run, start to exit.
 const runTimeout = 2 * time.Minute
 
-// env is what the tests share, built once: the guest, a pause program and
-// runsc-zc.
+// env is what the tests share, built once: the guest, a pause program,
+// sentry_test's checkpoint guest and runsc-zc.
 type env struct {
 	dir   string // holds what was built
 	guest string // the static guest
 	pause string // a static program that waits for a signal
+	ckpt  string // sentry_test/testdata/ckpt.c
 	runsc string // runsc-zc
 }
 
@@ -90,12 +91,16 @@ func getEnv(t *testing.T, commands ...string) *env {
 			return
 		}
 		mainDir = dir
-		e := &env{dir: dir, guest: filepath.Join(dir, "zcguest"), pause: filepath.Join(dir, "pause")}
-		for _, prog := range []string{e.guest, e.pause} {
+		e := &env{dir: dir, guest: filepath.Join(dir, "zcguest"), pause: filepath.Join(dir, "pause"), ckpt: filepath.Join(dir, "ckpt")}
+		sentryTestdata := filepath.Join("..", "sentry_test", "testdata")
+		for prog, src := range map[string]string{
+			e.guest: filepath.Join("testdata", "zcguest.c"),
+			e.pause: filepath.Join("testdata", "pause.c"),
+			e.ckpt:  filepath.Join(sentryTestdata, "ckpt.c"),
+		} {
 			name := filepath.Base(prog)
 			gcc := exec.Command("gcc", "-static", "-O2", "-Wall", "-Werror", "-pthread",
-				"-I", filepath.Join("..", "sentry_test", "testdata"),
-				"-o", prog, filepath.Join("testdata", name+".c"))
+				"-I", sentryTestdata, "-o", prog, src)
 			if out, err := gcc.CombinedOutput(); err != nil {
 				envErr = fmt.Errorf("gcc %s: %v\n%s", name, err, out)
 				return

@@ -31,6 +31,11 @@
 // queued (IP_RECVERR) into it, so that they keep their order with the
 // completions.
 //
+// Checkpoint (socket_state.go): zcSocket is saved by gVisor's pkg/state as
+// a plain netstack socket is, plus its zerocopy state (zcsocket/state_save.go);
+// loading a socket re-establishes what no image holds: the POLLERR hook,
+// the sandbox's Stats and the static branch.
+//
 // Limits: 32-bit tasks keep gVisor's EINVAL for the message syscalls (gVisor
 // runs none); accepted sockets take SO_ZEROCOPY from the listener at
 // accept; the socket error that an error-queue read sets keeps Linux's

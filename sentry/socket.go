@@ -42,9 +42,9 @@ type zcSocket struct {
 	// zc is nil until the socket first has SO_ZEROCOPY set (or inherits it
 	// from its listener). Sockets that never use zerocopy only pay for the
 	// nil check.
-	zc atomic.Pointer[zcsocket.State]
+	zc atomic.Pointer[zcsocket.State] `state:".(*zcsocket.State)"`
 	// zcMu serializes the creation of zc.
-	zcMu sync.Mutex
+	zcMu sync.Mutex `state:"nosave"`
 }
 
 var _ socket.Socket = (*zcSocket)(nil)
@@ -108,20 +108,25 @@ func (s *zcSocket) zcState(create bool) *zcsocket.State {
 	if zc := s.zc.Load(); zc != nil || !create {
 		return zc
 	}
-	cfg := zcsocket.Config{
-		Family:      s.family,
-		Type:        int(s.skType),
-		Stats:       &sandboxStats,
-		ErrorReport: func() { s.wq.Notify(waiter.EventErr) },
-	}
 	s.zcMu.Lock()
 	defer s.zcMu.Unlock()
 	if zc := s.zc.Load(); zc != nil {
 		return zc
 	}
-	zc := zcsocket.New(s.ep, cfg)
+	zc := zcsocket.New(s.ep, s.zcConfig())
 	s.zc.Store(zc)
 	return zc
+}
+
+// zcConfig returns the configuration of the socket's zerocopy state: the
+// sandbox's Stats, and POLLERR waiters woken on the socket's queue.
+func (s *zcSocket) zcConfig() zcsocket.Config {
+	return zcsocket.Config{
+		Family:      s.family,
+		Type:        int(s.skType),
+		Stats:       &sandboxStats,
+		ErrorReport: func() { s.wq.Notify(waiter.EventErr) },
+	}
 }
 
 // zerocopyUsed is set once a socket of the sandbox has had SO_ZEROCOPY on,

@@ -30,7 +30,7 @@ import (
 )
 
 // guests are the programs of testdata, by name.
-var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "recverr"}
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "recverr", "ckpt"}
 
 // env is what the tests share: the guest binaries and the two runtimes,
 // built once.

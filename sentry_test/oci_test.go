@@ -1,13 +1,11 @@
 package sentry_test
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/zcstack/zcstack/internal/runsc"
 )
@@ -18,45 +16,20 @@ import (
 // what it prints on the host.
 func TestOCIBundle(t *testing.T) {
 	e := getEnv(t)
+	root, err := os.MkdirTemp("", "runsc-root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci, err := e.bins.OCI(runsc.Zerocopy, root, "--network=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oci.Remove()
 	bundle := t.TempDir()
-	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
+	if err := oci.Bundle(bundle, filepath.Join(e.dir, "errqueue"), "udp4"); err != nil {
 		t.Fatal(err)
 	}
-	guest, err := os.ReadFile(filepath.Join(e.dir, "errqueue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "errqueue"), guest, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	zc := e.bins[runsc.Zerocopy]
-	spec := exec.Command(zc, "spec", "--", "/errqueue", "udp4")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runsc-zc spec: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(bundle, "config.json")
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["process"].(map[string]any)["terminal"] = false
-	cfg["root"] = map[string]any{"path": "rootfs", "readonly": true}
-	if b, err = json.Marshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	id := "zcstack-oci-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	run := exec.Command(zc, "--network=none", "run", "--bundle", bundle, id)
-	got, err := run.Output()
+	got, err := oci.Command("run", "--bundle", bundle, containerID()).Output()
 	if err != nil {
 		t.Fatalf("runsc-zc run: %v\n%s", err, got)
 	}
@@ -67,4 +40,12 @@ func TestOCIBundle(t *testing.T) {
 	if d := lineDiff(string(want), string(got)); d != "" {
 		t.Errorf("runsc-zc run differs from the host:\n%s", d)
 	}
+}
+
+var containerSeq atomic.Int64
+
+// containerID returns a container id no other test of this process or of
+// another worktree uses.
+func containerID() string {
+	return "zcstack-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(containerSeq.Add(1), 10)
 }

@@ -39,18 +39,29 @@ type State struct {
 	stype  int
 
 	// zerocopy is SOCK_ZEROCOPY: SO_ZEROCOPY's value.
-	zerocopy atomic.Bool
-	queue    *zerocopy.ErrorQueue
-	sender   *zerocopy.Sender
+	zerocopy atomic.Bool `state:".(bool)"`
+	// queue is saved in sender's image.
+	queue  *zerocopy.ErrorQueue `state:"nosave"`
+	sender *zerocopy.Sender     `state:".(string)"`
 	// nextErr is netstackErr, made once so that a drain does not
 	// allocate it.
-	nextErr func() (zerocopy.Entry, bool)
+	nextErr func() (zerocopy.Entry, bool) `state:"nosave"`
+
+	// loaded is the image of sender and queue read from a checkpoint,
+	// until Restore rebuilds them.
+	loaded *zerocopy.Image `state:"nosave"`
 }
 
 // New returns the zerocopy state of the socket whose endpoint is ep, with
 // SO_ZEROCOPY off and an empty error queue.
 func New(ep tcpip.Endpoint, cfg Config) *State {
 	s := &State{ep: ep, family: cfg.Family, stype: cfg.Type}
+	s.init(cfg)
+	return s
+}
+
+// init makes the empty queue and sender with cfg's limit and hooks.
+func (s *State) init(cfg Config) {
 	s.nextErr = s.netstackErr
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
 		Limit:       cfg.QueueLimit,
@@ -60,8 +71,7 @@ func New(ep tcpip.Endpoint, cfg Config) *State {
 		Stats:       cfg.Stats,
 	})
 	// A datagram's completion comes before the ICMP error it causes.
-	s.sender = zerocopy.NewSender(s.queue, cfg.Type == unix.SOCK_DGRAM)
-	return s
+	s.sender = zerocopy.NewSender(s.queue, s.stype == unix.SOCK_DGRAM)
 }
 
 // Family returns the socket's address family.
