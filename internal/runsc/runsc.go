@@ -101,10 +101,37 @@ func goBuild(root, out, pkg string) error {
 	return nil
 }
 
-// Command returns the command that runs argv in runtime r: argv itself on
-// the host, or `runsc --network=none do argv` in a sandbox, whose netstack
-// then serves loopback. It needs root.
+// Network is the network mode of a sandbox (runsc --network).
+type Network string
+
+// The network modes the guests run under.
+const (
+	// NetNone is gVisor's netstack with a loopback of its own
+	// (--network=none).
+	NetNone Network = "none"
+	// NetHost is gVisor's hostinet (--network=host): the guest's sockets
+	// are host sockets in the caller's network namespace, so that guests
+	// share the host's loopback and port space and must bind port 0.
+	NetHost Network = "host"
+)
+
+// Networks are the network modes, netstack first.
+var Networks = []Network{NetNone, NetHost}
+
+// Command returns the command that runs argv in runtime r with gVisor's
+// netstack: CommandOn(r, NetNone, argv...).
 func (b Binaries) Command(r Runtime, argv ...string) (*exec.Cmd, error) {
+	return b.CommandOn(r, NetNone, argv...)
+}
+
+// CommandOn returns the command that runs argv in runtime r: argv itself on
+// the host (whatever n), or `runsc --network=n do argv` in a sandbox. With
+// NetHost it adds --rootless, which makes `runsc do` leave the sandbox in
+// the caller's network namespace, as Docker's --network host does: without
+// it, `do` moves a non-rootless sandbox into a network namespace of its own
+// behind a veth pair and iptables NAT. The sandbox still runs in a user
+// namespace of its own, as root mapped to the caller. It needs root.
+func (b Binaries) CommandOn(r Runtime, n Network, argv ...string) (*exec.Cmd, error) {
 	if r == Host {
 		return exec.Command(argv[0], argv[1:]...), nil
 	}
@@ -112,13 +139,28 @@ func (b Binaries) Command(r Runtime, argv ...string) (*exec.Cmd, error) {
 	if !ok {
 		return nil, fmt.Errorf("runtime %q was not built", r)
 	}
-	return exec.Command(bin, append([]string{"--network=none", "do"}, argv...)...), nil
+	flags := []string{"--network=" + string(n)}
+	switch n {
+	case NetNone:
+	case NetHost:
+		flags = append(flags, "--rootless")
+	default:
+		return nil, fmt.Errorf("unknown network mode %q", n)
+	}
+	return exec.Command(bin, append(append(flags, "do"), argv...)...), nil
 }
 
-// Output runs argv in runtime r and returns its standard output. Output goes
-// through a pipe, which runsc needs (a file as stdout fails in its chroot).
+// Output runs argv in runtime r with gVisor's netstack and returns its
+// standard output: OutputOn(r, NetNone, argv...).
 func (b Binaries) Output(r Runtime, argv ...string) (stdout []byte, err error) {
-	cmd, err := b.Command(r, argv...)
+	return b.OutputOn(r, NetNone, argv...)
+}
+
+// OutputOn runs argv in runtime r on network n and returns its standard
+// output. Output goes through a pipe, which runsc needs (a file as stdout
+// fails in its chroot).
+func (b Binaries) OutputOn(r Runtime, n Network, argv ...string) (stdout []byte, err error) {
+	cmd, err := b.CommandOn(r, n, argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +168,7 @@ func (b Binaries) Output(r Runtime, argv ...string) (stdout []byte, err error) {
 	cmd.Stderr = &stderr
 	stdout, err = cmd.Output()
 	if err != nil {
-		return stdout, fmt.Errorf("%s: %v: %s", r, err, strings.TrimSpace(stderr.String()))
+		return stdout, fmt.Errorf("%s --network=%s: %v: %s", r, n, err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout, nil
 }
