@@ -21,8 +21,11 @@ import "sync"
 // copy the payload before Write returns (tcp readFromPayloader, udp
 // TryNewPacketBufferFromPayloader), so the caller's buffer is free when the
 // send returns and Done queues the completion at once, flagged copied, as
-// Linux flags loopback sends. A path that really sends from the caller's
-// memory would queue it when the stack releases the buffer instead.
+// Linux flags loopback sends. A send whose buffer the layer below keeps
+// after it returns (the host kernel, sending from the caller's pages) is
+// held (Hold): its id is still given when it returns, in line order, but its
+// completion waits for Release, as Linux's waits for the last reference to
+// the send's ubuf_info.
 type Sender struct {
 	queue *ErrorQueue
 	// holdErrors makes Push queue errors behind the sends in line.
@@ -42,6 +45,10 @@ type Sender struct {
 	// held are errors pushed while sends were in line, in order.
 	// +checklocks:mu
 	held []heldErr
+	// unreleased holds the ids of the held sends that have left the line
+	// and wait for Release.
+	// +checklocks:mu
+	unreleased map[Ticket]uint32
 }
 
 // Ticket is a send's place in line.
@@ -50,6 +57,8 @@ type Ticket uint64
 // place is the state of one send in line.
 type place struct {
 	done, sent bool
+	// held is set by Hold; released and copied by Release.
+	held, released, copied bool
 }
 
 // heldErr is an error that waits for the sends in line before it: it is
@@ -97,21 +106,63 @@ func (s *Sender) Reserve() (Ticket, error) {
 func (s *Sender) Done(t Ticket, sent bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.line[t-s.first] = place{done: true, sent: sent}
+	p := &s.line[t-s.first]
+	p.done, p.sent = true, sent
 	n := 0
 	for ; n < len(s.line) && s.line[n].done; n++ {
-		if s.line[n].sent {
+		if p := &s.line[n]; p.sent {
 			id := s.next
 			s.next++
-			s.queue.Complete(Completion{Lo: id, Hi: id, Copied: true})
 			if st := s.queue.cfg.Stats; st != nil {
 				st.Sends.Add(1)
+			}
+			switch {
+			case !p.held:
+				s.queue.Complete(Completion{Lo: id, Hi: id, Copied: true})
+			case p.released:
+				s.queue.Complete(Completion{Lo: id, Hi: id, Copied: p.copied})
+			default:
+				if s.unreleased == nil {
+					s.unreleased = make(map[Ticket]uint32)
+				}
+				s.unreleased[s.first] = id
 			}
 		}
 		s.first++
 		s.releaseLocked()
 	}
 	s.line = s.line[:copy(s.line, s.line[n:])]
+}
+
+// Hold marks the send t, which has not returned yet, as one whose buffer
+// the layer below still uses when it returns: its completion is queued only
+// once Release reports the buffer free.
+func (s *Sender) Hold(t Ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line[t-s.first].held = true
+}
+
+// Release reports that the layer below no longer uses the buffer of the held
+// send t, which has returned, and whether it copied the data after all
+// (SO_EE_CODE_ZEROCOPY_COPIED). If t took an id, its completion is queued:
+// at once if its id is known, else when it is (see Done). Held sends are
+// completed in the order of their releases, not of their ids: the order in
+// which Linux's stack frees them. A send that took no id needs no Release.
+func (s *Sender) Release(t Ticket, copied bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t >= s.first {
+		p := &s.line[t-s.first]
+		p.released, p.copied = true, copied
+		return
+	}
+	id, ok := s.unreleased[t]
+	if !ok {
+		return
+	}
+	delete(s.unreleased, t)
+	s.queue.Complete(Completion{Lo: id, Hi: id, Copied: copied})
 }
 
 // Push queues a non-zerocopy error on the error queue; see NewSender for
