@@ -18,6 +18,20 @@ func send(t testing.TB, s *Sender, sent bool) {
 	s.Done(tk, sent)
 }
 
+// reserve takes n places in line.
+func reserve(t testing.TB, s *Sender, n int) []Ticket {
+	t.Helper()
+	var tks []Ticket
+	for range n {
+		tk, err := s.Reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tks = append(tks, tk)
+	}
+	return tks
+}
+
 func TestSenderIDs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -85,14 +99,7 @@ func TestSenderLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := NewErrorQueue(QueueConfig{})
 			s := NewSender(q, false)
-			var tks []Ticket
-			for range tc.reserves {
-				tk, err := s.Reserve()
-				if err != nil {
-					t.Fatal(err)
-				}
-				tks = append(tks, tk)
-			}
+			tks := reserve(t, s, tc.reserves)
 			for i, st := range tc.steps {
 				s.Done(tks[st.done], st.sent)
 				if got := drain(q); !reflect.DeepEqual(got, st.want) {
@@ -206,14 +213,7 @@ func TestSenderHeld(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := NewErrorQueue(QueueConfig{})
 			s := NewSender(q, false)
-			var tks []Ticket
-			for range tc.reserves {
-				tk, err := s.Reserve()
-				if err != nil {
-					t.Fatal(err)
-				}
-				tks = append(tks, tk)
-			}
+			tks := reserve(t, s, tc.reserves)
 			for _, i := range tc.held {
 				s.Hold(tks[i])
 			}

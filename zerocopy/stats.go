@@ -25,6 +25,14 @@ type Stats struct {
 	NoBufs atomic.Uint64
 	// DepthHighWater is the most entries any error queue has held.
 	DepthHighWater atomic.Uint64
+	// HostSends counts the host kernel's MSG_ZEROCOPY sends that took a
+	// host id (runsc --network=host, where several may serve one send
+	// call), HostCompletions the host ids whose completions were read,
+	// and HostCopied those the host reported copied
+	// (SO_EE_CODE_ZEROCOPY_COPIED).
+	HostSends       atomic.Uint64
+	HostCompletions atomic.Uint64
+	HostCopied      atomic.Uint64
 }
 
 // observeDepth raises DepthHighWater to n.
