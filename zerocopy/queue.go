@@ -80,6 +80,11 @@ type QueueConfig struct {
 	// extended, and after a Pop that leaves entries behind, as Linux calls
 	// sk_error_report: that is where POLLERR waiters are woken.
 	Notify func()
+	// Refill moves into the queue the errors that the layer below holds
+	// (netstack's or the host kernel's error queue). Pop and Take call it
+	// without the queue's locks held before they read, so that no read
+	// can miss them.
+	Refill func()
 	// SetSockErr is called without locks held after a Pop that changes
 	// the socket error (sk_err, SO_ERROR) as Linux's sock_dequeue_err_skb
 	// does: to the errno of the new head if that is an ICMP error, else
@@ -239,6 +244,7 @@ func (q *ErrorQueue) Push(e Entry) bool {
 // with sock_dequeue_err_skb: the socket error follows the new head (see
 // QueueConfig.SetSockErr), and waiters are woken again if entries remain.
 func (q *ErrorQueue) Pop() (Entry, bool) {
+	q.refill()
 	q.mu.Lock()
 	if q.n == 0 {
 		q.mu.Unlock()
@@ -271,6 +277,7 @@ func (q *ErrorQueue) Pop() (Entry, bool) {
 // returns how many it took. This is the series' SCM_ZC_NOTIFICATION handler
 // in __sock_cmsg_send.
 func (q *ErrorQueue) Take(dst []Completion) int {
+	q.refill()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	taken, kept := 0, 0
@@ -331,5 +338,12 @@ func (q *ErrorQueue) Dropped() uint64 {
 func (q *ErrorQueue) wake() {
 	if q.cfg.Notify != nil {
 		q.cfg.Notify()
+	}
+}
+
+// refill runs QueueConfig.Refill.
+func (q *ErrorQueue) refill() {
+	if q.cfg.Refill != nil {
+		q.cfg.Refill()
 	}
 }

@@ -394,3 +394,23 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+// TestRefillBeforeRead: Pop and Take run Refill before they read, so that
+// what the layer below holds is read in the same call.
+func TestRefillBeforeRead(t *testing.T) {
+	var q *ErrorQueue
+	below := []Completion{c(0, 0), c(5, 5)}
+	q = NewErrorQueue(QueueConfig{Refill: func() {
+		if len(below) > 0 {
+			q.Complete(below[0])
+			below = below[1:]
+		}
+	}})
+	if e, ok := q.Pop(); !ok || e.Err != c(0, 0).ExtendedErr() {
+		t.Errorf("Pop = %+v, %v: want the completion refilled", e, ok)
+	}
+	var dst [2]Completion
+	if n := q.Take(dst[:]); n != 1 || dst[0] != c(5, 5) {
+		t.Errorf("Take = %v: want the completion refilled", dst[:n])
+	}
+}
