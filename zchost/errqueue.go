@@ -11,7 +11,8 @@ import (
 // guest's, in the host's order: each completion of host ids completes the
 // guest sends that took them and have no other host id left (in id order),
 // and every other entry (ICMP and local errors) is queued as the host
-// returned it. Call it before every read of the error queue.
+// returned it. It is the error queue's Refill, which runs before every
+// read of the queue.
 func (s *State) Refill() {
 	fd := s.fd()
 	if fd < 0 {

@@ -66,6 +66,14 @@ func (s *State) hostIDs() int {
 // queue with IP_RECVERR, UDP_SEGMENT's checks): after any failed datagram
 // send but EAGAIN, Send reads the host's error queue and takes the id if
 // its completion is there.
+//
+// A send the host refuses with ENOBUFS before sending anything, because it
+// cannot account the pages it would pin (mm_account_pinned_pages: the
+// sentry has no CAP_IPC_LOCK, so RLIMIT_MEMLOCK of its host user applies,
+// which a native root program does not meet) or allocate the notification
+// (optmem_max), is made again without MSG_ZEROCOPY, and the guest's send
+// completes copied (SO_EE_CODE_ZEROCOPY_COPIED), as Linux's does when it
+// copies after all.
 func (tx *Tx) Send(iov []unix.Iovec, to, control []byte, flags int) (int, error) {
 	s := tx.s
 	dgram := s.stype == unix.SOCK_DGRAM
@@ -75,19 +83,38 @@ func (tx *Tx) Send(iov []unix.Iovec, to, control []byte, flags int) (int, error)
 		s.mu.Unlock()
 		return 0, unix.ECONNRESET
 	}
-	n, err := s.sc.sendmsg(fd, iov, to, control, flags|unix.MSG_DONTWAIT|unix.MSG_ZEROCOPY|unix.MSG_NOSIGNAL)
+	flags |= unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+	n, err := s.sc.sendmsg(fd, iov, to, control, flags|unix.MSG_ZEROCOPY)
 	var rel []func()
 	if s.zerocopy.Load() {
-		switch {
-		case n > 0 || (err == nil && dgram):
-			s.takeLocked(tx)
-		case err != nil && err != unix.EAGAIN && dgram:
+		pending := tx.pending
+		if !tookID(n, err, dgram) && err != unix.EAGAIN && dgram {
 			rel = s.refillLocked(fd, tx)
+		}
+		switch {
+		case tookID(n, err, dgram):
+			s.takeLocked(tx)
+		case err == unix.ENOBUFS && tx.pending == pending:
+			// The host could pin no more pages (the sandbox process's
+			// RLIMIT_MEMLOCK) or allocate no notification (optmem_max)
+			// and sent nothing: send by copy, and say so.
+			n, err = s.sc.sendmsg(fd, iov, to, control, flags)
+			if tookID(n, err, dgram) {
+				tx.copied = true
+				s.countFallback()
+			}
 		}
 	}
 	s.mu.Unlock()
 	runAll(rel)
 	return n, err
+}
+
+// tookID reports whether a host send with MSG_ZEROCOPY that returned n and
+// err took a host id: a stream send that sent a byte, a datagram send that
+// succeeded.
+func tookID(n int, err error, dgram bool) bool {
+	return n > 0 || (err == nil && dgram)
 }
 
 // takeLocked gives the next host id to tx.

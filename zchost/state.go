@@ -67,6 +67,7 @@ func New(cfg Config) *State {
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
 		Limit:  cfg.QueueLimit,
 		Notify: cfg.Notify,
+		Refill: s.Refill,
 		Stats:  cfg.Stats,
 	})
 	// The host orders errors and completions: none is held back.
@@ -80,8 +81,8 @@ func (s *State) Family() int { return s.family }
 // ZerocopyEnabled reports SO_ZEROCOPY.
 func (s *State) ZerocopyEnabled() bool { return s.zerocopy.Load() }
 
-// ErrorQueue returns the socket's error queue. Read it after Refill, so
-// that the host's entries are there too.
+// ErrorQueue returns the socket's error queue. Its reads (Pop, Take) move
+// the host's entries in first (Refill).
 func (s *State) ErrorQueue() *zerocopy.ErrorQueue { return s.queue }
 
 // SetZerocopy sets SO_ZEROCOPY to v on the host socket, which checks it as
@@ -126,6 +127,14 @@ func (s *State) Close() {
 func (s *State) countSend() {
 	if st := s.stats; st != nil {
 		st.HostSends.Add(1)
+	}
+}
+
+// countFallback counts a host send made by copy because the host refused
+// MSG_ZEROCOPY.
+func (s *State) countFallback() {
+	if st := s.stats; st != nil {
+		st.HostFallbacks.Add(1)
 	}
 }
 

@@ -3,6 +3,7 @@ package zchost
 import (
 	"net/netip"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,9 +172,9 @@ func waitHost(t testing.TB, s *State, fd int) {
 	}
 }
 
-// entries refills s and describes its error queue (zctest.Contents).
+// entries describes the error queue of s (zctest.Contents), whose reads
+// refill it from the host.
 func entries(s *State) []any {
-	s.Refill()
 	return zctest.Contents(s.ErrorQueue())
 }
 
@@ -478,4 +479,73 @@ func TestConcurrentSends(t *testing.T) {
 		t.Errorf("%d ids completed, %d released, want %d", len(seen), released.Load(), senders*sends)
 	}
 	t.Logf("%d guest sends made %d host sends", senders*sends, st.HostSends.Load())
+}
+
+// TestCopyFallback: a send the host refuses with ENOBUFS because its pages
+// exceed the sender's RLIMIT_MEMLOCK (a sender without CAP_IPC_LOCK, as
+// the sentry is) is sent by copy and completes copied; a send within the
+// limit still goes with MSG_ZEROCOPY.
+func TestCopyFallback(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim := unix.Rlimit{Cur: 64 << 10, Max: old.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old)
+
+	var st zerocopy.Stats
+	tx, rx := pair(t, unix.AF_INET, unix.SOCK_STREAM, 0)
+	s := newState(t, tx, unix.AF_INET, unix.SOCK_STREAM, &st)
+	big, small := make([]byte, 1<<20), make([]byte, 1000)
+	// The sends run on a thread of their own without CAP_IPC_LOCK, which
+	// exits with the goroutine: capabilities are a thread's.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := dropCapIPCLock(); err != nil {
+			t.Error(err)
+			return
+		}
+		released := 0
+		x, _ := s.Begin()
+		for off := 0; off < len(big); {
+			n, err := x.Send(iovecs(big[off:]), nil, nil, 0)
+			if err == unix.EAGAIN {
+				waitFor(t, tx, unix.POLLOUT)
+				continue
+			}
+			if err != nil {
+				t.Errorf("send of 1 MiB over a 64 KiB RLIMIT_MEMLOCK: %v", err)
+				return
+			}
+			off += n
+		}
+		x.End(true, func() { released++ })
+		sendAll(t, s, &released, small)
+	}()
+	readAll(t, rx, len(big)+len(small))
+	<-done
+	waitHost(t, s, tx)
+	if got := entries(s); !reflect.DeepEqual(got, []any{copied(0, 1)}) {
+		t.Errorf("completions %v, want [0,1] copied", got)
+	}
+	if st.HostFallbacks.Load() == 0 || st.HostSends.Load() == 0 {
+		t.Errorf("host fallbacks %d, host zerocopy sends %d: want both", st.HostFallbacks.Load(), st.HostSends.Load())
+	}
+}
+
+// dropCapIPCLock removes CAP_IPC_LOCK from the effective capabilities of
+// the calling thread.
+func dropCapIPCLock() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[unix.CAP_IPC_LOCK/32].Effective &^= 1 << (unix.CAP_IPC_LOCK % 32)
+	return unix.Capset(&hdr, &data[0])
 }
