@@ -8,6 +8,7 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 
 	"github.com/zcstack/zcstack/syscalls"
+	"github.com/zcstack/zcstack/zchost"
 	"github.com/zcstack/zcstack/zcsocket"
 )
 
@@ -15,12 +16,15 @@ import (
 var _ syscalls.Memory = (*kernel.Task)(nil)
 
 // The zerocopy state of a socket is the socket syscalls/ works on.
-var _ syscalls.Socket = (*zcsocket.State)(nil)
+var (
+	_ syscalls.Socket = (*zcsocket.State)(nil)
+	_ syscalls.Socket = (*zchost.State)(nil)
+)
 
 // call returns the syscalls/ context of a syscall of t on the socket file
 // whose zerocopy state is zc. gVisor runs only 64-bit tasks; its socket
 // message syscalls fail for others before they get here.
-func call(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State) syscalls.Call {
+func call(t *kernel.Task, file *vfs.FileDescription, zc syscalls.Socket) syscalls.Call {
 	return syscalls.Call{
 		Mem:         t,
 		ABI:         syscalls.ABI64,

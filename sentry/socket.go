@@ -6,6 +6,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/context"
+	"gvisor.dev/gvisor/pkg/errors/linuxerr"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/socket/netstack"
@@ -14,6 +15,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zcsocket"
 )
 
@@ -65,24 +67,28 @@ func newZCSocket(t *kernel.Task, family int, skType linux.SockType, protocol int
 		skType:   skType,
 		protocol: protocol,
 	}
+	if serr := wrapSocket(t, &s.vfsfd, s, inner); serr != nil {
+		return nil, serr
+	}
+	t.Kernel().RecordSocket(inner)
+	return &s.vfsfd, nil
+}
+
+// wrapSocket makes vfsfd, whose implementation is impl, the file description
+// of a socket of ours around gVisor's socket file inner: a socket file on
+// inner's dentry. It drops inner if it fails.
+func wrapSocket(t *kernel.Task, vfsfd *vfs.FileDescription, impl vfs.FileDescriptionImpl, inner *vfs.FileDescription) *syserr.Error {
 	vd := inner.VirtualDentry()
-	if err := s.vfsfd.Init(s, linux.O_RDWR, t.Credentials(), vd.Mount(), vd.Dentry(), &vfs.FileDescriptionOptions{
+	if err := vfsfd.Init(impl, linux.O_RDWR, t.Credentials(), vd.Mount(), vd.Dentry(), &vfs.FileDescriptionOptions{
 		DenyPRead:         true,
 		DenyPWrite:        true,
 		UseDentryMetadata: true,
 		SpecialFile:       true,
 	}); err != nil {
 		inner.DecRef(t)
-		return nil, syserr.FromError(err)
+		return syserr.FromError(err)
 	}
-	t.Kernel().RecordSocket(inner)
-	return &s.vfsfd, nil
-}
-
-// socketOf returns the zcSocket that file is, if it is one.
-func socketOf(file *vfs.FileDescription) (*zcSocket, bool) {
-	s, ok := file.Impl().(*zcSocket)
-	return s, ok
+	return nil
 }
 
 // Release implements vfs.FileDescriptionImpl.Release: it drops the only
@@ -136,10 +142,42 @@ func (s *zcSocket) enableZerocopy() {
 	s.zcState(true).SetZerocopy(true)
 }
 
-// zerocopyEnabled reports SOCK_ZEROCOPY and returns the state when it is set.
-func (s *zcSocket) zerocopyEnabled() (*zcsocket.State, bool) {
-	zc := s.zc.Load()
-	return zc, zc != nil && zc.ZerocopyEnabled()
+// zerocopy implements ourSocket.zerocopy.
+func (s *zcSocket) zerocopy(create bool) syscalls.Socket {
+	if zc := s.zcState(create); zc != nil {
+		return zc
+	}
+	return nil
+}
+
+// setZerocopy implements ourSocket.setZerocopy: 0 or 1, else EINVAL, as
+// Linux's sk_setsockopt on a TCP or UDP socket.
+func (s *zcSocket) setZerocopy(v int32) error {
+	switch v {
+	case 0:
+		if zc := s.zc.Load(); zc != nil {
+			zc.SetZerocopy(false)
+		}
+	case 1:
+		s.enableZerocopy()
+	default:
+		return linuxerr.EINVAL
+	}
+	return nil
+}
+
+// refill implements ourSocket.refill.
+func (s *zcSocket) refill() {
+	if zc := s.zc.Load(); zc != nil {
+		zc.Drain()
+	}
+}
+
+// setSockErr implements ourSocket.setSockErr.
+func (s *zcSocket) setSockErr(errno uint32) {
+	if zc := s.zc.Load(); zc != nil {
+		zc.SetSockErr(errno)
+	}
 }
 
 // Accept implements socket.Socket.Accept as gVisor's netstack socket does,
@@ -167,9 +205,8 @@ func (s *zcSocket) Accept(t *kernel.Task, peerRequested bool, flags int, blockin
 		return 0, nil, 0, serr
 	}
 	defer nfile.DecRef(t)
-	if _, on := s.zerocopyEnabled(); on {
-		ns, _ := socketOf(nfile)
-		ns.enableZerocopy()
+	if zc := s.zc.Load(); zc != nil && zc.ZerocopyEnabled() {
+		nfile.Impl().(*zcSocket).enableZerocopy()
 	}
 	if err := nfile.SetStatusFlags(t, t.Credentials(), uint32(flags&linux.SOCK_NONBLOCK)); err != nil {
 		return 0, nil, 0, syserr.FromError(err)

@@ -10,7 +10,6 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 
 	"github.com/zcstack/zcstack/syscalls"
-	"github.com/zcstack/zcstack/zcsocket"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -25,22 +24,22 @@ const recvErrFlags = linux.MSG_OOB | linux.MSG_DONTROUTE | linux.MSG_DONTWAIT | 
 // on a zcSocket whose error queue is ours (it has had SO_ZEROCOPY). It moves
 // netstack's errors into that queue. It returns nil for every other
 // receive, which gVisor serves. The caller drops the reference.
-func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, *zcsocket.State) {
+func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, ourSocket, syscalls.Socket) {
 	if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	file := t.GetFile(fd)
 	if file == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if s, ok := socketOf(file); ok {
-		if zc := s.zc.Load(); zc != nil {
-			zc.Drain()
-			return file, zc
+		if zc := s.zerocopy(false); zc != nil {
+			s.refill()
+			return file, s, zc
 		}
 	}
 	file.DecRef(t)
-	return nil, nil
+	return nil, nil, nil
 }
 
 // sysRecvMsg serves recvmsg(MSG_ERRQUEUE) from the socket's own error queue
@@ -48,7 +47,7 @@ func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, *zcsoc
 func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[2].Int()
-		file, zc := errQueueFile(t, args[0].Int(), flags)
+		file, _, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -71,7 +70,7 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[3].Int()
-		file, zc := errQueueFile(t, args[0].Int(), flags)
+		file, s, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -107,7 +106,7 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		// do_recvmmsg keeps the error that ended a partial batch as the
 		// socket error for the next call.
 		if errno, ok := err.(unix.Errno); ok {
-			zc.SetSockErr(uint32(errno))
+			s.setSockErr(uint32(errno))
 		}
 		if timeoutAddr != 0 {
 			left := linux.NsecToTimespec(max(0, end.Sub(clock.Now()).Nanoseconds()))
@@ -146,8 +145,8 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 		if err != nil {
 			return 0, nil, linuxerr.EFAULT
 		}
-		zc := s.zcState(true)
-		zc.Drain()
+		zc := s.zerocopy(true)
+		s.refill()
 		e, ok := zc.ErrorQueue().Pop()
 		if !ok {
 			return 0, nil, linuxerr.EAGAIN
@@ -162,7 +161,7 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 			var nameBuf [unix.SizeofSockaddrInet6]byte
 			var name []byte
 			if e.Dst.IsValid() {
-				name = zerocopy.AppendSockaddr(nameBuf[:0], s.family, e.Dst.Addr(), e.Dst.Port())
+				name = zerocopy.AppendSockaddr(nameBuf[:0], zc.Family(), e.Dst.Addr(), e.Dst.Port())
 			}
 			if err := syscalls.MoveAddrToUser(t, name, args[4].Pointer(), args[5].Pointer()); err != nil {
 				return 0, nil, sysErr(err)
