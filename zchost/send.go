@@ -27,9 +27,9 @@ type Tx struct {
 // Begin starts a MSG_ZEROCOPY send on a socket with SO_ZEROCOPY: it takes a
 // place in the guest's line (zerocopy.Sender.Reserve), or fails with
 // ENOBUFS if the error queue is full or the host holds maxHostIDs ids of the
-// socket. The caller must End the send.
+// socket (see refillHostIDs). The caller must End the send.
 func (s *State) Begin() (*Tx, error) {
-	if s.hostIDs() >= maxHostIDs {
+	if s.hostIDs() >= refillHostIDs {
 		s.Refill()
 		if s.hostIDs() >= maxHostIDs {
 			return nil, unix.ENOBUFS

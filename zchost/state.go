@@ -9,12 +9,18 @@ import (
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
-// maxHostIDs bounds the host ids of a socket whose completions have not been
-// read: past it a new MSG_ZEROCOPY send first reads the host's error queue,
-// and fails with ENOBUFS if the host still holds that many, as Linux fails a
-// send whose socket's option memory (optmem_max) is used up. The host's own
+// Bounds on the host ids of a socket whose completions have not been read,
+// each of which keeps its send's memory pinned: past refillHostIDs a new
+// MSG_ZEROCOPY send first reads the host's error queue, so that a guest
+// that does not read its completions does not keep memory pinned past
+// what the host still sends; past maxHostIDs, if the host still holds that
+// many after the read, the send fails with ENOBUFS, as Linux fails one
+// whose socket's option memory (optmem_max) is used up. The host's own
 // limits (optmem_max, the send buffer) keep a socket far below it.
-const maxHostIDs = 1 << 16
+const (
+	refillHostIDs = 64
+	maxHostIDs    = 1 << 16
+)
 
 // Config describes the host socket a State serves.
 type Config struct {
@@ -24,6 +30,10 @@ type Config struct {
 	// it has none (gVisor's hostinet restores connected sockets without
 	// one).
 	FD func() int
+	// Zerocopy is SO_ZEROCOPY at the start: off for a new socket; as it
+	// was for a socket restored from a checkpoint, whose host socket is a
+	// new one (a listener's) or none.
+	Zerocopy bool
 	// QueueLimit bounds the error queue (zerocopy.QueueConfig.Limit).
 	QueueLimit int
 	// Stats, if not nil, counts the socket's zerocopy events.
@@ -60,8 +70,8 @@ type State struct {
 	done []*Tx
 }
 
-// New returns the zerocopy state of the host socket cfg describes, with
-// SO_ZEROCOPY off and an empty error queue.
+// New returns the zerocopy state of the host socket cfg describes, with an
+// empty error queue.
 func New(cfg Config) *State {
 	s := &State{family: cfg.Family, stype: cfg.Type, fd: cfg.FD, stats: cfg.Stats}
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
@@ -72,6 +82,7 @@ func New(cfg Config) *State {
 	})
 	// The host orders errors and completions: none is held back.
 	s.sender = zerocopy.NewSender(s.queue, false)
+	s.zerocopy.Store(cfg.Zerocopy)
 	return s
 }
 

@@ -549,3 +549,22 @@ func dropCapIPCLock() error {
 	data[unix.CAP_IPC_LOCK/32].Effective &^= 1 << (unix.CAP_IPC_LOCK % 32)
 	return unix.Capset(&hdr, &data[0])
 }
+
+// TestUnreadCompletions: a guest that never reads its error queue does
+// not keep its sends' memory pinned past refillHostIDs host ids: the sends
+// read the host's completions, which coalesce in the error queue.
+func TestUnreadCompletions(t *testing.T) {
+	tx, _ := pair(t, unix.AF_INET, unix.SOCK_DGRAM, 0)
+	s := newState(t, tx, unix.AF_INET, unix.SOCK_DGRAM, nil)
+	released := 0
+	const sends = 3 * refillHostIDs
+	for range sends {
+		sendAll(t, s, &released, []byte("x"))
+	}
+	if held := sends - released; held > refillHostIDs {
+		t.Errorf("%d sends still pinned after %d sends, want at most %d", held, sends, refillHostIDs)
+	}
+	if n := s.ErrorQueue().Len(); n != 1 {
+		t.Errorf("%d error queue entries, want the completions coalesced in one", n)
+	}
+}
