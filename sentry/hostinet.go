@@ -38,14 +38,15 @@ type hostSocket struct {
 	protocol int
 
 	// zc is nil until the socket first has SO_ZEROCOPY set (or inherits it
-	// from its listener).
-	zc atomic.Pointer[zchost.State]
+	// from its listener). A checkpoint saves SO_ZEROCOPY (see
+	// hostinet_state.go).
+	zc atomic.Pointer[zchost.State] `state:".(bool)"`
 	// zcMu serializes the creation of zc.
-	zcMu sync.Mutex
+	zcMu sync.Mutex `state:"nosave"`
 
 	// sockErr is the errno a partial recvmmsg of the error queue left as
 	// the socket error (setSockErr), 0 if none.
-	sockErr atomic.Uint32
+	sockErr atomic.Uint32 `state:".(uint32)"`
 }
 
 var _ socket.Socket = (*hostSocket)(nil)
@@ -114,6 +115,12 @@ func (s *hostSocket) zcState(create bool) *zchost.State {
 	if zc := s.zc.Load(); zc != nil || !create {
 		return zc
 	}
+	return s.newZCState(false)
+}
+
+// newZCState makes the socket's zerocopy state, with SO_ZEROCOPY as on,
+// unless it exists.
+func (s *hostSocket) newZCState(on bool) *zchost.State {
 	s.zcMu.Lock()
 	defer s.zcMu.Unlock()
 	if zc := s.zc.Load(); zc != nil {
@@ -121,10 +128,11 @@ func (s *hostSocket) zcState(create bool) *zchost.State {
 	}
 	q := hostQueue(s.host)
 	zc := zchost.New(zchost.Config{
-		Family: s.family,
-		Type:   int(s.skType),
-		FD:     func() int { return hostFD(s.host) },
-		Stats:  &sandboxStats,
+		Family:   s.family,
+		Type:     int(s.skType),
+		FD:       func() int { return hostFD(s.host) },
+		Zerocopy: on,
+		Stats:    &sandboxStats,
 		// Waking waiters is all it does: it may run with the State's
 		// lock held.
 		Notify: func() { q.Notify(waiter.EventErr) },
