@@ -3,6 +3,8 @@ package sentry_test
 import (
 	"testing"
 	"time"
+
+	"github.com/zcstack/zcstack/internal/runsc"
 )
 
 // TestBadPointers: recvmmsg(MSG_ERRQUEUE) with a bad timeout,
@@ -17,12 +19,9 @@ import (
 // looking at the queue.
 func TestBadPointers(t *testing.T) {
 	e := getEnv(t)
-	for _, k := range kinds {
-		t.Run(k, func(t *testing.T) {
-			t.Parallel()
-			sameAsHost(t, e.outputsWithin(t, 2*time.Minute, "badptr", k))
-		})
-	}
+	eachNetwork(t, kinds, func(t *testing.T, n runsc.Network, k string) {
+		sameAsHost(t, e.outputsWithin(t, n, 2*time.Minute, "badptr", k))
+	})
 }
 
 // blockedTimeout bounds a run of the blocked guest, which takes about a
@@ -41,10 +40,7 @@ const blockedTimeout = 45 * time.Second
 // end a process with both threads blocked at once. As on the host.
 func TestBlockedSend(t *testing.T) {
 	e := getEnv(t)
-	for _, k := range []string{"tcp4", "tcp6"} {
-		t.Run(k, func(t *testing.T) {
-			t.Parallel()
-			sameAsHost(t, e.outputsWithin(t, blockedTimeout, "blocked", k))
-		})
-	}
+	eachNetwork(t, []string{"tcp4", "tcp6"}, func(t *testing.T, n runsc.Network, k string) {
+		sameAsHost(t, e.outputsWithin(t, n, blockedTimeout, "blocked", k))
+	})
 }
