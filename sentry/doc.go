@@ -79,14 +79,23 @@
 // which gVisor rejects, dequeues as Linux does. Reading the queue sets the
 // socket error as Linux's sock_dequeue_err_skb does, with Linux's errno.
 //
+// # Host sockets
+//
+// With runsc --network=host, socket() and accept wrap hostinet's TCP and
+// UDP sockets, host sockets, in a hostSocket the same way (ourSocket is
+// what the overrides need of either). Its zerocopy state is a
+// zchost.State: SO_ZEROCOPY is set on the host socket, a MSG_ZEROCOPY send
+// pins the guest's pages and gives the host their mappings with the host's
+// MSG_ZEROCOPY (hostSocket.sendZerocopy), and the guest's error queue is
+// filled from the host's, host ids translated to the guest's. The host
+// descriptor and waiter queue and hostinet's constructor, which gVisor does
+// not export, are reached as hostinet_unsafe.go says.
+//
 // # Limits
 //
-//   - Only sockets of gVisor's netstack (runsc --network=none or
-//     --network=sandbox) are wrapped; with --network=host, sockets are
-//     gVisor's hostinet ones and SO_ZEROCOPY is EOPNOTSUPP, as for any
-//     other socket.
 //   - zcSocket is not savable: checkpoint and restore of a sandbox with
-//     TCP or UDP sockets fails.
+//     netstack TCP or UDP sockets fails. hostSocket is, as hostinet's
+//     socket.
 //   - 32-bit tasks keep gVisor's behaviour (EINVAL for the message
 //     syscalls): gVisor runs none.
 //   - Accepted sockets take SO_ZEROCOPY from the listener at accept, not at
