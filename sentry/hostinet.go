@@ -166,13 +166,24 @@ func (s *hostSocket) refill() {}
 // socket error of a host socket, which cannot be set: the errno waits in
 // sockErr for getsockopt(SO_ERROR) (sockErrOpt), which Linux would also
 // report it to; unlike Linux, the next send or receive does not.
-func (s *hostSocket) setSockErr(errno uint32) { s.sockErr.Store(errno) }
+func (s *hostSocket) setSockErr(errno uint32) {
+	hostSockErrUsed.Store(true)
+	s.sockErr.Store(errno)
+}
+
+// hostSockErrUsed is set once a host socket of the sandbox has had a socket
+// error set by setSockErr: until then getsockopt(SO_ERROR) goes to gVisor
+// without a look at the file.
+var hostSockErrUsed atomic.Bool
 
 // sockErrOpt is getsockopt(SOL_SOCKET, SO_ERROR): on a host socket with a
 // socket error left by setSockErr, that errno, read and cleared as
 // sock_error does, with the host's own socket error cleared as well (Linux
 // has one, which the errno replaced); else gVisor's, which asks the host.
 func sockErrOpt(t *kernel.Task, sysno uintptr, args arch.SyscallArguments, orig kernel.SyscallFn) (uintptr, *kernel.SyscallControl, error) {
+	if !hostSockErrUsed.Load() {
+		return orig(t, sysno, args)
+	}
 	file := t.GetFile(args[0].Int())
 	if file == nil {
 		return orig(t, sysno, args)
