@@ -92,7 +92,7 @@ func (s *hostSocket) sendZerocopy(t *kernel.Task, zc *zchost.State, m *syscalls.
 			sent += uint64(n)
 			ctl = nil
 		}
-		if err == nil && (dgram || sent == uint64(m.Len)) {
+		if err == nil && (dgram || sent == uint64(m.Len) || n == 0) {
 			break
 		}
 		if err != nil && err != unix.EAGAIN {
