@@ -35,7 +35,7 @@ import (
 )
 
 // guests are the programs of testdata, by name.
-var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "inplace"}
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "inplace", "badsend"}
 
 // env is what the tests share: the guest binaries and the two runtimes,
 // built once.

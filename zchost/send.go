@@ -53,8 +53,8 @@ func (s *State) hostIDs() int {
 // with iov (host addresses of the guest's memory, which the host pins and
 // sends from), the destination to and the control messages control (both
 // may be empty), and flags plus MSG_DONTWAIT (it never blocks: the caller
-// waits between sends), MSG_ZEROCOPY and MSG_NOSIGNAL (the sentry, not the
-// host, signals the guest). It returns the host's result; EAGAIN is
+// waits between sends), MSG_ZEROCOPY and MSG_NOSIGNAL (a broken stream
+// sends the sentry no SIGPIPE). It returns the host's result; EAGAIN is
 // unix.EAGAIN.
 //
 // It records the host id the send took, as the host gives them: a stream
