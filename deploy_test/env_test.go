@@ -82,6 +82,9 @@ func skip(t *testing.T, format string, args ...any) {
 // commands the test needs are installed.
 func getEnv(t *testing.T, commands ...string) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no engines")
+	}
 	if err := runsc.CanSandbox(); err != nil {
 		skip(t, "cannot run runsc: %v", err)
 	}

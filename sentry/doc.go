@@ -1,110 +1,49 @@
-// Package sentry is zcstack's extension of gVisor's sentry: it gives
-// sandboxed programs MSG_ZEROCOPY, the socket error queue and the
-// SCM_ZC_NOTIFICATION copy-back of sendmsg on gVisor's netstack TCP and UDP
-// sockets, without a fork of gVisor. Linking it into runsc (a blank import,
-// see tools/runsc-zc) is all it takes.
+// Package sentry is zcstack's extension of gVisor's sentry: MSG_ZEROCOPY,
+// the socket error queue and the SCM_ZC_NOTIFICATION copy-back of sendmsg
+// for the TCP and UDP sockets of runsc's guests, of gVisor's netstack and of
+// the host (--network=host), without a fork of gVisor. A blank import links
+// it into runsc (tools/runsc-zc).
 //
-// # The hook
+// The hook (table.go): gVisor registers its syscall tables in the init of
+// pkg/sentry/syscalls/linux, which this package imports; its own init then
+// wraps gVisor's handlers of socket, setsockopt, getsockopt, sendto,
+// sendmsg, sendmmsg, recvfrom, recvmsg and recvmmsg and rebuilds the
+// dispatch array (SyscallTable.Init). Every call that is not ours goes to
+// gVisor's handler unchanged.
 //
-// gVisor registers its Linux syscall tables in the init of
-// pkg/sentry/syscalls/linux; this package imports that package, so its own
-// init runs after it and before runsc's main. It replaces the entries of
-// socket, setsockopt, getsockopt, sendto, sendmsg, sendmmsg, recvfrom,
-// recvmsg and recvmmsg in the AMD64 and ARM64 tables
-// (kernel.LookupSyscallTable) and calls SyscallTable.Init to rebuild the
-// lookup array the kernel dispatches from. runsc re-executes itself for the
-// sandbox, so the patch runs in the process that serves the guest too. Each
-// override wraps gVisor's own handler and hands it every call that is not
-// ours, unchanged: a socket() other than AF_INET/AF_INET6 TCP or UDP on
-// netstack, a setsockopt/getsockopt other than SOL_SOCKET/SO_ZEROCOPY, a
-// send on a socket without SO_ZEROCOPY (with MSG_ZEROCOPY cleared, which
-// Linux ignores there and gVisor would reject with EINVAL), a receive
-// without MSG_ERRQUEUE or on a socket that never had SO_ZEROCOPY. accept and
-// accept4 need no override: gVisor's handlers call the socket's Accept,
-// which is ours.
+// The socket (socket.go): socket() and accept wrap each AF_INET/AF_INET6
+// TCP or UDP socket of gVisor's netstack in a zcSocket, a file description
+// that embeds gVisor's socket.Socket and forwards everything to it, so that
+// dup, fork, exec, SCM_RIGHTS and status flags act on one file description;
+// only its Readiness adds POLLERR. Its zerocopy state, a zcsocket.State
+// (Linux SOCK_ZEROCOPY, sk_zckey, sk_error_queue), is nil until the first
+// setsockopt(SO_ZEROCOPY, 1) or an accept from such a listener.
 //
-// # The socket
+// Host sockets (hostinet.go): with --network=host, socket() and accept wrap
+// hostinet's TCP and UDP sockets, host sockets, in a hostSocket the same
+// way (ourSocket is what the overrides need of either). Its zerocopy state
+// is a zchost.State: SO_ZEROCOPY is set on the host socket, a MSG_ZEROCOPY
+// send pins the guest's pages and gives the host their mappings with the
+// host's MSG_ZEROCOPY (hostSocket.sendZerocopy), and the guest's error
+// queue is filled from the host's, host ids translated to the guest's.
+// hostinet_unsafe.go reaches what hostinet does not export.
 //
-// socket() creates the netstack endpoint as gVisor's provider does and
-// wraps gVisor's netstack socket in a zcSocket: a file description of ours
-// whose implementation embeds gVisor's socket.Socket and forwards
-// everything to it. The guest's descriptor refers to the zcSocket's file
-// description; gVisor's inner file description is referenced only by it and
-// released with it. Accept makes the accepted socket a zcSocket too and
-// copies SO_ZEROCOPY from the listener.
+// A send (sys_send.go): until a socket of the sandbox has had SO_ZEROCOPY
+// (the series' static branch), sendmsg, sendmmsg and sendto go to gVisor
+// without a look at the file; then a socket with SO_ZEROCOPY sends through
+// zcsocket.State.SendMsg, which reads the message with syscalls/, serves
+// SCM_ZC_NOTIFICATION and numbers MSG_ZEROCOPY sends, while gVisor's
+// socket sends the data (zcSocket.write).
 //
-// Wrapping at creation, rather than swapping a descriptor afterwards
-// (FDTable.NewFDAt) or keeping a side table keyed by file description or
-// endpoint, is what makes the zcSocket one file description with one
-// identity: dup, fork, exec, close, SCM_RIGHTS, O_NONBLOCK and the other
-// status flags, fstat and /proc/self/fd act on it exactly as on a plain
-// socket, with no window in which the guest sees the unwrapped socket, and
-// no table to keep in step with descriptor lifetimes. Only the wrapper's
-// Readiness can report POLLERR to poll, select and epoll, which call the
-// file's Readiness and register on its queue; a side table could not.
+// An error-queue read (sys_recv.go): recvmsg, recvmmsg and recvfrom with
+// MSG_ERRQUEUE on a socket whose error queue is ours are served by
+// syscalls/ from it; each read first moves the errors gVisor's endpoint
+// queued (IP_RECVERR) into it, so that they keep their order with the
+// completions.
 //
-// A socket that never uses SO_ZEROCOPY pays one forwarding call per socket
-// operation, a flag or option comparison in the overrides, and in sendmsg
-// and sendmmsg one more descriptor lookup; its zerocopy state is a nil
-// pointer. The state, a zcsocket.State (Linux SOCK_ZEROCOPY, sk_zckey and
-// sk_error_queue, the same state the embedder API of stack/ uses), is made by the
-// first setsockopt(SO_ZEROCOPY, 1) or inherited at accept.
-//
-// # Zerocopy
-//
-// setsockopt and getsockopt of SO_ZEROCOPY follow Linux's sk_setsockopt and
-// sk_getsockopt for every socket. On a socket with SO_ZEROCOPY, sendmsg and
-// sendmmsg go through syscalls/ (msghdr and cmsg decoding, the
-// SCM_ZC_NOTIFICATION messages taken out, filled from the error queue and
-// copied back into the guest's msg_control, msg_controllen and msg_flags)
-// with *kernel.Task as guest memory, and the send itself is gVisor's socket
-// SendMsg as gVisor's sendmsg would call it. A send with MSG_ZEROCOPY is
-// numbered and completed by zcsocket.State.Send, which holds no lock while
-// gVisor's send blocks, so a guest thread blocked behind another's send
-// stays interruptible: gVisor copies the payload before its endpoint's
-// Write returns, so the completion, flagged SO_EE_CODE_ZEROCOPY_COPIED, is
-// queued before the send returns. The error queue's notify hook wakes the
-// socket's waiters with EventErr, and Readiness reports EventErr while the
-// queue holds an entry.
-//
-// Once a socket has the zerocopy state, its error queue is the only one the
-// guest reads: the errors gVisor's endpoint queues with IP_RECVERR or
-// IPV6_RECVERR (ICMP and local errors) are moved into it (zcsocket.State
-// Drain) around each zerocopy send and before each read, so they keep their
-// order with the completions (a completion before the ICMP error its
-// datagram caused, as on Linux), and recvmsg and recvmmsg with MSG_ERRQUEUE
-// write Linux's bytes through syscalls/. gVisor's own conversion of
-// error-queue entries is never given a zerocopy completion (it panics on
-// unknown origins and cannot set ee_data). recvfrom with MSG_ERRQUEUE,
-// which gVisor rejects, dequeues as Linux does. Reading the queue sets the
-// socket error as Linux's sock_dequeue_err_skb does, with Linux's errno.
-//
-// # Host sockets
-//
-// With runsc --network=host, socket() and accept wrap hostinet's TCP and
-// UDP sockets, host sockets, in a hostSocket the same way (ourSocket is
-// what the overrides need of either). Its zerocopy state is a
-// zchost.State: SO_ZEROCOPY is set on the host socket, a MSG_ZEROCOPY send
-// pins the guest's pages and gives the host their mappings with the host's
-// MSG_ZEROCOPY (hostSocket.sendZerocopy), and the guest's error queue is
-// filled from the host's, host ids translated to the guest's. The host
-// descriptor and waiter queue and hostinet's constructor, which gVisor does
-// not export, are reached as hostinet_unsafe.go says.
-//
-// # Limits
-//
-//   - zcSocket is not savable: checkpoint and restore of a sandbox with
-//     netstack TCP or UDP sockets fails. hostSocket is, as hostinet's
-//     socket.
-//   - 32-bit tasks keep gVisor's behaviour (EINVAL for the message
-//     syscalls): gVisor runs none.
-//   - Accepted sockets take SO_ZEROCOPY from the listener at accept, not at
-//     connection time as Linux does.
-//   - Turning IP_RECVERR off purges gVisor's queue but not errors already
-//     moved to ours; Linux purges the whole error queue, completions
-//     included.
-//   - The socket error (SO_ERROR) that an error-queue read sets keeps
-//     Linux's errno for every error netstack reports (ICMP and local errors)
-//     and for what ends a partial recvmmsg; gVisor's socket error is a
-//     netstack error and cannot hold other errnos.
+// Limits: 32-bit tasks keep gVisor's EINVAL for the message syscalls (gVisor
+// runs none); accepted sockets take SO_ZEROCOPY from the listener at
+// accept; the socket error that an error-queue read sets keeps Linux's
+// errno only for the errors netstack reports, as gVisor holds it as a
+// netstack error.
 package sentry

@@ -16,7 +16,6 @@ import (
 	"gvisor.dev/gvisor/pkg/syserr"
 	"gvisor.dev/gvisor/pkg/waiter"
 
-	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zchost"
 )
 
@@ -135,14 +134,14 @@ func (s *hostSocket) newZCState(on bool) *zchost.State {
 		Stats:    &sandboxStats,
 		// Waking waiters is all it does: it may run with the State's
 		// lock held.
-		Notify: func() { q.Notify(waiter.EventErr) },
+		ErrorReport: func() { q.Notify(waiter.EventErr) },
 	})
 	s.zc.Store(zc)
 	return zc
 }
 
 // zerocopy implements ourSocket.zerocopy.
-func (s *hostSocket) zerocopy(create bool) syscalls.Socket {
+func (s *hostSocket) zerocopy(create bool) zerocopyState {
 	if zc := s.zcState(create); zc != nil {
 		return zc
 	}
@@ -158,9 +157,15 @@ func (s *hostSocket) setZerocopy(v int32) error {
 	return hostErr(s.zcState(true).SetZerocopy(v))
 }
 
-// refill implements ourSocket.refill. It has nothing to do: the error
-// queue reads the host socket's in before every read (zchost.State.Refill).
-func (s *hostSocket) refill() {}
+// recvErrOn implements ourSocket.recvErrOn: the host socket's option.
+func (s *hostSocket) recvErrOn(level int32) bool {
+	name := unix.IP_RECVERR
+	if level == linux.SOL_IPV6 {
+		name = unix.IPV6_RECVERR
+	}
+	v, err := unix.GetsockoptInt(hostFD(s.host), int(level), name)
+	return err == nil && v != 0
+}
 
 // setSockErr implements ourSocket.setSockErr. The host kernel holds the
 // socket error of a host socket, which cannot be set: the errno waits in

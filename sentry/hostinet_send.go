@@ -23,13 +23,28 @@ import (
 	"github.com/zcstack/zcstack/zchost"
 )
 
-// send sends one message that syscalls/ read (its SendFunc): with the
-// host's MSG_ZEROCOPY from the guest's memory (sendZerocopy) if the message
-// has MSG_ZEROCOPY, the socket SO_ZEROCOPY and the send would take an id,
-// else through hostinet's SendMsg without MSG_ZEROCOPY.
-func (s *hostSocket) send(t *kernel.Task, file *vfs.FileDescription, op string, m *syscalls.Send) (int, error) {
+// sendMsg implements ourSocket.sendMsg: syscalls/ reads the message and
+// serves its SCM_ZC_NOTIFICATION messages, write sends it.
+func (s *hostSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
+	return c.SendMsg(msgAddr, flags, func(m *syscalls.Send) (int, error) {
+		return s.write(t, file, "sendmsg", m)
+	})
+}
+
+// sendMMsg implements ourSocket.sendMMsg, as sendMsg.
+func (s *hostSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+	return c.SendMMsg(vecAddr, vlen, flags, func(m *syscalls.Send) (int, error) {
+		return s.write(t, file, "sendmmsg", m)
+	})
+}
+
+// write sends one message that syscalls/ read (writeMsg): with the host's
+// MSG_ZEROCOPY from the guest's memory (sendZerocopy) if the message has
+// MSG_ZEROCOPY, the socket SO_ZEROCOPY and the send would take an id, else
+// through hostinet's SendMsg without MSG_ZEROCOPY.
+func (s *hostSocket) write(t *kernel.Task, file *vfs.FileDescription, op string, m *syscalls.Send) (int, error) {
 	zc := s.zc.Load()
-	return sendMsg(t, file, s.Socket, op, m, func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error) {
+	return writeMsg(t, file, s.Socket, op, m, func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error) {
 		if m.Flags&linux.MSG_ZEROCOPY != 0 && zc.ZerocopyEnabled() && (m.Len > 0 || s.skType == linux.SOCK_DGRAM) && hostFD(s.host) >= 0 {
 			return s.sendZerocopy(t, zc, m, flags, haveDeadline, deadline, cms)
 		}
@@ -39,7 +54,7 @@ func (s *hostSocket) send(t *kernel.Task, file *vfs.FileDescription, op string, 
 }
 
 // sendTo implements ourSocket.sendTo: the host's MSG_ZEROCOPY from the
-// guest's buffer (send), with sendto's arguments as Linux reads them
+// guest's buffer (write), with sendto's arguments as Linux reads them
 // (syscalls.Call.SendTo).
 func (s *hostSocket) sendTo(t *kernel.Task, file *vfs.FileDescription, flags uint32, _ func() (int, error), args arch.SyscallArguments) (int, error) {
 	if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
@@ -47,7 +62,7 @@ func (s *hostSocket) sendTo(t *kernel.Task, file *vfs.FileDescription, flags uin
 	}
 	c := call(t, file, s.zc.Load())
 	return c.SendTo(args[1].Pointer(), args[2].Uint64(), flags, args[4].Pointer(), args[5].Int(), func(m *syscalls.Send) (int, error) {
-		return s.send(t, file, "sendto", m)
+		return s.write(t, file, "sendto", m)
 	})
 }
 

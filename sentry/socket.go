@@ -6,7 +6,6 @@ import (
 
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/context"
-	"gvisor.dev/gvisor/pkg/errors/linuxerr"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/socket/netstack"
@@ -15,7 +14,6 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 
-	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zcsocket"
 )
 
@@ -115,10 +113,10 @@ func (s *zcSocket) zcState(create bool) *zcsocket.State {
 		return zc
 	}
 	cfg := zcsocket.Config{
-		Family: s.family,
-		Type:   int(s.skType),
-		Stats:  &sandboxStats,
-		Notify: func() { s.wq.Notify(waiter.EventErr) },
+		Family:      s.family,
+		Type:        int(s.skType),
+		Stats:       &sandboxStats,
+		ErrorReport: func() { s.wq.Notify(waiter.EventErr) },
 	}
 	s.zcMu.Lock()
 	defer s.zcMu.Unlock()
@@ -142,8 +140,16 @@ func (s *zcSocket) enableZerocopy() {
 	s.zcState(true).SetZerocopy(true)
 }
 
+// recvErrOn implements ourSocket.recvErrOn.
+func (s *zcSocket) recvErrOn(level int32) bool {
+	if level == linux.SOL_IPV6 {
+		return s.ep.SocketOptions().GetIPv6RecvError()
+	}
+	return s.ep.SocketOptions().GetIPv4RecvError()
+}
+
 // zerocopy implements ourSocket.zerocopy.
-func (s *zcSocket) zerocopy(create bool) syscalls.Socket {
+func (s *zcSocket) zerocopy(create bool) zerocopyState {
 	if zc := s.zcState(create); zc != nil {
 		return zc
 	}
@@ -153,24 +159,16 @@ func (s *zcSocket) zerocopy(create bool) syscalls.Socket {
 // setZerocopy implements ourSocket.setZerocopy: 0 or 1, else EINVAL, as
 // Linux's sk_setsockopt on a TCP or UDP socket.
 func (s *zcSocket) setZerocopy(v int32) error {
-	switch v {
-	case 0:
-		if zc := s.zc.Load(); zc != nil {
-			zc.SetZerocopy(false)
-		}
-	case 1:
+	on, err := zcsocket.ZerocopyValue(v)
+	if err != nil {
+		return err
+	}
+	if on {
 		s.enableZerocopy()
-	default:
-		return linuxerr.EINVAL
+	} else if zc := s.zc.Load(); zc != nil {
+		zc.SetZerocopy(false)
 	}
 	return nil
-}
-
-// refill implements ourSocket.refill.
-func (s *zcSocket) refill() {
-	if zc := s.zc.Load(); zc != nil {
-		zc.Drain()
-	}
 }
 
 // setSockErr implements ourSocket.setSockErr.

@@ -10,24 +10,18 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/arch"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/strace"
-	glinux "gvisor.dev/gvisor/pkg/sentry/syscalls/linux"
 
 	"github.com/zcstack/zcstack/syscalls"
 )
-
-// guestMemory is the memory the annotations read: the task's.
-type guestMemory interface {
-	CopyInBytes(addr hostarch.Addr, dst []byte) (int, error)
-}
 
 // straceDecoder annotates one syscall.
 type straceDecoder struct {
 	// enter describes the arguments of a call that concerns zerocopy, or
 	// returns "" for any other call.
-	enter func(mem guestMemory, args arch.SyscallArguments) string
+	enter func(mem syscalls.Reader, args arch.SyscallArguments) string
 	// exit, if set, describes what a call that concerns zerocopy wrote
 	// back when it succeeded, or returns "" if nothing.
-	exit func(mem guestMemory, args arch.SyscallArguments, rval uintptr) string
+	exit func(mem syscalls.Reader, args arch.SyscallArguments, rval uintptr) string
 }
 
 // straceDecoders are the syscalls whose zerocopy arguments runsc --strace
@@ -103,7 +97,7 @@ func (d straceDecoder) wrap(name string, fn kernel.SyscallFn) kernel.SyscallFn {
 
 // sockOptEnter names SOL_SOCKET/SO_ZEROCOPY for setsockopt and getsockopt
 // (level and optname are arguments 1 and 2).
-func sockOptEnter(_ guestMemory, args arch.SyscallArguments) string {
+func sockOptEnter(_ syscalls.Reader, args arch.SyscallArguments) string {
 	if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
 		return ""
 	}
@@ -112,8 +106,8 @@ func sockOptEnter(_ guestMemory, args arch.SyscallArguments) string {
 
 // flagsEnter returns an enter function that names the flags, argument i,
 // of the calls whose flags have flag.
-func flagsEnter(i int, flag uint32) func(guestMemory, arch.SyscallArguments) string {
-	return func(_ guestMemory, args arch.SyscallArguments) string {
+func flagsEnter(i int, flag uint32) func(syscalls.Reader, arch.SyscallArguments) string {
+	return func(_ syscalls.Reader, args arch.SyscallArguments) string {
 		flags := uint32(args[i].Int())
 		if flags&flag == 0 {
 			return ""
@@ -122,47 +116,40 @@ func flagsEnter(i int, flag uint32) func(guestMemory, arch.SyscallArguments) str
 	}
 }
 
-// readMsg reads the 64-bit msghdr at addr and its control buffer, up to
-// strace's LogMaximumSize bytes (--strace-log-size).
-func readMsg(mem guestMemory, addr hostarch.Addr) (glinux.MessageHeader64, []byte, error) {
-	var h glinux.MessageHeader64
-	b := make([]byte, h.SizeBytes())
-	if _, err := mem.CopyInBytes(addr, b); err != nil {
-		return h, nil, fmt.Errorf("error decoding msghdr: %w", err)
+// readMsg reads the control buffer, msg_controllen and msg_flags of the
+// 64-bit msghdr at addr, the buffer up to strace's LogMaximumSize bytes
+// (--strace-log-size).
+func readMsg(mem syscalls.Reader, addr hostarch.Addr) (ctl []byte, controllen uint64, flags uint32, err error) {
+	ctl, controllen, flags, err = syscalls.ReadMsgControl(mem, addr, uint64(strace.LogMaximumSize))
+	switch err {
+	case nil:
+	case unix.EMSGSIZE:
+		err = fmt.Errorf("error decoding control: invalid length (%d)", controllen)
+	default:
+		err = fmt.Errorf("error decoding msghdr or control: %w", err)
 	}
-	h.UnmarshalBytes(b)
-	if h.Control == 0 || h.ControlLen == 0 {
-		return h, nil, nil
-	}
-	if h.ControlLen > uint64(strace.LogMaximumSize) {
-		return h, nil, fmt.Errorf("error decoding control: invalid length (%d)", h.ControlLen)
-	}
-	ctl := make([]byte, h.ControlLen)
-	if _, err := mem.CopyInBytes(hostarch.Addr(h.Control), ctl); err != nil {
-		return h, nil, fmt.Errorf("error decoding control: %w", err)
-	}
-	return h, ctl, nil
+	return ctl, controllen, flags, err
 }
 
 // msgOut describes the control buffer, control_len and msg_flags that a
 // call left in the msghdr at addr. With zcOnly it returns "" unless the
 // control buffer holds a SCM_ZC_NOTIFICATION message.
-func msgOut(mem guestMemory, addr hostarch.Addr, zcOnly bool) string {
-	h, ctl, err := readMsg(mem, addr)
+func msgOut(mem syscalls.Reader, addr hostarch.Addr, zcOnly bool) string {
+	ctl, controllen, flags, err := readMsg(mem, addr)
 	switch {
 	case zcOnly && (err != nil || !hasZCNotification(ctl)):
 		return ""
 	case err != nil:
 		return "(" + err.Error() + ")"
 	}
-	return fmt.Sprintf("control=%s, control_len=%d, msg_flags=%s", formatCmsgs(ctl, true), h.ControlLen, msgFlags(uint32(h.Flags)))
+	return fmt.Sprintf("control=%s, control_len=%d, msg_flags=%s", formatCmsgs(ctl, true), controllen, msgFlags(flags))
 }
 
 // sendMsgEnter describes a sendmsg with MSG_ZEROCOPY or a
 // SCM_ZC_NOTIFICATION message: its flags and control messages.
-func sendMsgEnter(mem guestMemory, args arch.SyscallArguments) string {
+func sendMsgEnter(mem syscalls.Reader, args arch.SyscallArguments) string {
 	flags := uint32(args[2].Int())
-	_, ctl, err := readMsg(mem, args[1].Pointer())
+	ctl, _, _, err := readMsg(mem, args[1].Pointer())
 	zc := err == nil && hasZCNotification(ctl)
 	if flags&linux.MSG_ZEROCOPY == 0 && !zc {
 		return ""
@@ -175,12 +162,12 @@ func sendMsgEnter(mem guestMemory, args arch.SyscallArguments) string {
 }
 
 // sendMsgExit shows the SCM_ZC_NOTIFICATION copy-back of a sendmsg.
-func sendMsgExit(mem guestMemory, args arch.SyscallArguments, _ uintptr) string {
+func sendMsgExit(mem syscalls.Reader, args arch.SyscallArguments, _ uintptr) string {
 	return msgOut(mem, args[1].Pointer(), true)
 }
 
 // recvMsgExit shows the error-queue message of a recvmsg(MSG_ERRQUEUE).
-func recvMsgExit(mem guestMemory, args arch.SyscallArguments, _ uintptr) string {
+func recvMsgExit(mem syscalls.Reader, args arch.SyscallArguments, _ uintptr) string {
 	return msgOut(mem, args[1].Pointer(), false)
 }
 
@@ -214,10 +201,10 @@ func mmsgEntries(n int, entry func(i int) string) string {
 // sendMMsgEnter describes a sendmmsg with MSG_ZEROCOPY or SCM_ZC_NOTIFICATION
 // messages: its flags and the control messages of the entries that have
 // one.
-func sendMMsgEnter(mem guestMemory, args arch.SyscallArguments) string {
+func sendMMsgEnter(mem syscalls.Reader, args arch.SyscallArguments) string {
 	vec, flags := args[1].Pointer(), uint32(args[3].Int())
 	entries := mmsgEntries(int(args[2].Uint()), func(i int) string {
-		if _, ctl, err := readMsg(mem, mmsgAddr(vec, i)); err == nil && hasZCNotification(ctl) {
+		if ctl, _, _, err := readMsg(mem, mmsgAddr(vec, i)); err == nil && hasZCNotification(ctl) {
 			return "control=" + formatCmsgs(ctl, false)
 		}
 		return ""
@@ -234,7 +221,7 @@ func sendMMsgEnter(mem guestMemory, args arch.SyscallArguments) string {
 
 // sendMMsgExit shows the SCM_ZC_NOTIFICATION copy-backs of the entries a
 // sendmmsg sent.
-func sendMMsgExit(mem guestMemory, args arch.SyscallArguments, rval uintptr) string {
+func sendMMsgExit(mem syscalls.Reader, args arch.SyscallArguments, rval uintptr) string {
 	vec := args[1].Pointer()
 	return mmsgEntries(int(rval), func(i int) string {
 		return msgOut(mem, mmsgAddr(vec, i), true)
@@ -242,7 +229,7 @@ func sendMMsgExit(mem guestMemory, args arch.SyscallArguments, rval uintptr) str
 }
 
 // recvMMsgExit shows the error-queue messages of a recvmmsg(MSG_ERRQUEUE).
-func recvMMsgExit(mem guestMemory, args arch.SyscallArguments, rval uintptr) string {
+func recvMMsgExit(mem syscalls.Reader, args arch.SyscallArguments, rval uintptr) string {
 	vec := args[1].Pointer()
 	return mmsgEntries(int(rval), func(i int) string {
 		return msgOut(mem, mmsgAddr(vec, i), false)

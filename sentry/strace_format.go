@@ -78,33 +78,26 @@ func msgFlags(flags uint32) string {
 	return msgFlagSet.Parse(uint64(flags))
 }
 
-// cmsg is one control message of a buffer in the 64-bit layout.
-type cmsg struct {
-	level, typ int32
-	// data is the payload: cmsg_len minus the header.
-	data []byte
-}
-
 // isZCNotification reports whether m is a SOL_SOCKET/SCM_ZC_NOTIFICATION
 // message.
-func (m *cmsg) isZCNotification() bool {
-	return m.level == linux.SOL_SOCKET && m.typ == zerocopy.SCMZCNotification
+func isZCNotification(m *syscalls.Cmsg) bool {
+	return m.Level == linux.SOL_SOCKET && m.Type == zerocopy.SCMZCNotification
 }
 
 // isRecvErr reports whether m is an error-queue message:
 // SOL_IP/IP_RECVERR or SOL_IPV6/IPV6_RECVERR.
-func (m *cmsg) isRecvErr() bool {
-	return (m.level == linux.SOL_IP && m.typ == linux.IP_RECVERR) ||
-		(m.level == linux.SOL_IPV6 && m.typ == linux.IPV6_RECVERR)
+func isRecvErr(m *syscalls.Cmsg) bool {
+	return (m.Level == linux.SOL_IP && m.Type == linux.IP_RECVERR) ||
+		(m.Level == linux.SOL_IPV6 && m.Type == linux.IPV6_RECVERR)
 }
 
 // cmsgs splits buf, a control buffer in the 64-bit layout, into its
 // messages as Linux walks a control buffer (syscalls.WalkCmsgs); bad
 // reports a cmsg_len below the header or past the buffer, which ends the
 // walk.
-func cmsgs(buf []byte) (ms []cmsg, bad bool) {
-	err := syscalls.WalkCmsgs(buf, func(level, typ int32, data []byte) error {
-		ms = append(ms, cmsg{level: level, typ: typ, data: data})
+func cmsgs(buf []byte) (ms []syscalls.Cmsg, bad bool) {
+	err := syscalls.WalkCmsgs(buf, func(m syscalls.Cmsg) error {
+		ms = append(ms, m)
 		return nil
 	})
 	return ms, err != nil
@@ -114,8 +107,8 @@ func cmsgs(buf []byte) (ms []cmsg, bad bool) {
 // SOL_SOCKET/SCM_ZC_NOTIFICATION message.
 func hasZCNotification(buf []byte) bool {
 	ms, _ := cmsgs(buf)
-	for _, m := range ms {
-		if m.isZCNotification() {
+	for i := range ms {
+		if isZCNotification(&ms[i]) {
 			return true
 		}
 	}
@@ -130,7 +123,7 @@ func formatCmsgs(buf []byte, out bool) string {
 	ms, bad := cmsgs(buf)
 	strs := make([]string, 0, len(ms)+1)
 	for i := range ms {
-		strs = append(strs, ms[i].format(out))
+		strs = append(strs, formatCmsg(&ms[i], out))
 	}
 	if bad {
 		strs = append(strs, "(invalid cmsg_len)")
@@ -138,17 +131,17 @@ func formatCmsgs(buf []byte, out bool) string {
 	return "[" + strings.Join(strs, ", ") + "]"
 }
 
-// format formats m as gVisor's strace formats a control message, with the
-// zerocopy payloads decoded.
-func (m *cmsg) format(out bool) string {
-	level := uint64(uint32(m.level))
+// formatCmsg formats m as gVisor's strace formats a control message, with
+// the zerocopy payloads decoded.
+func formatCmsg(m *syscalls.Cmsg, out bool) string {
+	level := uint64(uint32(m.Level))
 	s := fmt.Sprintf("level=%s, type=%s, length=%d",
-		cmsgLevels.ParseDecimal(level), cmsgTypes[level].ParseDecimal(uint64(uint32(m.typ))), linux.SizeOfControlMessageHeader+len(m.data))
+		cmsgLevels.ParseDecimal(level), cmsgTypes[level].ParseDecimal(uint64(uint32(m.Type))), linux.SizeOfControlMessageHeader+len(m.Data))
 	switch {
-	case m.isZCNotification():
-		s += ", " + zcInfo(m.data, out)
-	case m.isRecvErr():
-		s += ", " + sockExtendedErr(m.data)
+	case isZCNotification(m):
+		s += ", " + zcInfo(m.Data, out)
+	case isRecvErr(m):
+		s += ", " + sockExtendedErr(m.Data)
 	}
 	return "{" + s + "}"
 }

@@ -40,13 +40,23 @@ func zcIn(n int) []byte {
 // zcOut returns a zc_info with room for n elements that holds cs.
 func zcOut(n int, cs ...zerocopy.Completion) []byte {
 	d := zcIn(n)
-	zerocopy.PutZCInfo(d, cs)
+	binary.LittleEndian.PutUint32(d, uint32(len(cs)))
+	for i, c := range cs {
+		e := d[zerocopy.ZCInfoHeaderSize+i*zerocopy.ZCInfoElemSize:]
+		binary.LittleEndian.PutUint32(e, c.Lo)
+		binary.LittleEndian.PutUint32(e[4:], c.Hi)
+		if !c.Copied {
+			e[8] = 1
+		}
+	}
 	return d
 }
 
 // errData returns the payload of the error-queue message of e.
 func errData(family int, e zerocopy.Entry) []byte {
-	return zerocopy.AppendErrCmsgData(nil, family, &e)
+	var m zerocopy.ErrMsg
+	m.Build(family, &e)
+	return m.Data
 }
 
 func TestMsgFlags(t *testing.T) {
@@ -293,7 +303,7 @@ func TestStraceDecoders(t *testing.T) {
 		{name: "recvmsg MSG_ERRQUEUE", syscall: "recvmsg", args: syscallArgs(3, received, linux.MSG_ERRQUEUE),
 			enter: "flags=MSG_ERRQUEUE", exit: errqStr},
 		{name: "recvmsg MSG_ERRQUEUE unreadable", syscall: "recvmsg", args: syscallArgs(3, unmapped, linux.MSG_ERRQUEUE),
-			enter: "flags=MSG_ERRQUEUE", exit: "(error decoding msghdr: fault)"},
+			enter: "flags=MSG_ERRQUEUE", exit: "(error decoding msghdr or control: bad address)"},
 		{name: "recvmsg MSG_ERRQUEUE control over the log size", syscall: "recvmsg", args: syscallArgs(3, oversized, linux.MSG_ERRQUEUE),
 			enter: "flags=MSG_ERRQUEUE", exit: "(error decoding control: invalid length (2048))"},
 		{name: "sendmmsg", syscall: "sendmmsg", args: syscallArgs(3, vec, 2, linux.MSG_ZEROCOPY), rval: 2,

@@ -8,9 +8,6 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/ktime"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
-
-	"github.com/zcstack/zcstack/syscalls"
-	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // recvErrFlags are the flags gVisor's recvmsg accepts; others are EINVAL,
@@ -19,12 +16,12 @@ const recvErrFlags = linux.MSG_OOB | linux.MSG_DONTROUTE | linux.MSG_DONTWAIT | 
 	linux.MSG_WAITALL | linux.MSG_TRUNC | linux.MSG_CTRUNC | linux.MSG_PEEK | linux.MSG_CMSG_CLOEXEC |
 	linux.MSG_ERRQUEUE | linux.MSG_WAITFORONE
 
-// errQueueFile returns the file behind fd and its zerocopy state for a
-// receive with flags that is ours: one with MSG_ERRQUEUE, by a 64-bit task,
-// on a zcSocket whose error queue is ours (it has had SO_ZEROCOPY). It moves
-// netstack's errors into that queue. It returns nil for every other
-// receive, which gVisor serves. The caller drops the reference.
-func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, ourSocket, syscalls.Socket) {
+// errQueueFile returns the file behind fd, its socket and its zerocopy
+// state for a receive with flags that is ours: one with MSG_ERRQUEUE, by a
+// 64-bit task, on a socket of ours whose error queue is ours (it has had
+// SO_ZEROCOPY). It returns nil for every other receive, which gVisor
+// serves. The caller drops the reference.
+func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, ourSocket, zerocopyState) {
 	if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
 		return nil, nil, nil
 	}
@@ -34,7 +31,6 @@ func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, ourSoc
 	}
 	if s, ok := socketOf(file); ok {
 		if zc := s.zerocopy(false); zc != nil {
-			s.refill()
 			return file, s, zc
 		}
 	}
@@ -118,18 +114,13 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	}
 }
 
-// sysRecvFrom serves recvfrom(MSG_ERRQUEUE) on zcSockets, which gVisor
-// rejects with EINVAL, as Linux's __sys_recvfrom does with ip_recv_error:
-// the buffer is checked first (import_ubuf: EFAULT outside the user address
-// range), then the entry is removed, its payload copied (truncated to the
-// buffer) and returned, its destination written to the address buffer if
-// there is one (length 0 for a zerocopy completion); the control message is
-// lost for want of a control buffer. As in Linux, an entry whose payload or
-// address cannot be written is consumed all the same.
+// sysRecvFrom serves recvfrom(MSG_ERRQUEUE) on sockets of ours, which gVisor
+// rejects with EINVAL, as Linux does (syscalls.Call.RecvFromErrQueue). The
+// socket's error queue becomes ours if it was not, so that netstack's
+// errors are read with Linux's bytes.
 func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
-		flags := args[3].Int()
-		if flags&linux.MSG_ERRQUEUE == 0 {
+		if args[3].Int()&linux.MSG_ERRQUEUE == 0 {
 			return orig(t, sysno, args)
 		}
 		file := t.GetFile(args[0].Int())
@@ -141,32 +132,8 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 		if !ok {
 			return orig(t, sysno, args)
 		}
-		buf, err := syscalls.ImportBuffer(args[1].Pointer(), args[2].Uint64())
-		if err != nil {
-			return 0, nil, linuxerr.EFAULT
-		}
-		zc := s.zerocopy(true)
-		s.refill()
-		e, ok := zc.ErrorQueue().Pop()
-		if !ok {
-			return 0, nil, linuxerr.EAGAIN
-		}
-		n := min(uint64(len(e.Payload)), uint64(buf.Length()))
-		if n > 0 {
-			if _, err := t.CopyOutBytes(buf.Start, e.Payload[:n]); err != nil {
-				return 0, nil, err
-			}
-		}
-		if args[4].Pointer() != 0 {
-			var nameBuf [unix.SizeofSockaddrInet6]byte
-			var name []byte
-			if e.Dst.IsValid() {
-				name = zerocopy.AppendSockaddr(nameBuf[:0], zc.Family(), e.Dst.Addr(), e.Dst.Port())
-			}
-			if err := syscalls.MoveAddrToUser(t, name, args[4].Pointer(), args[5].Pointer()); err != nil {
-				return 0, nil, sysErr(err)
-			}
-		}
-		return uintptr(n), nil, nil
+		c := call(t, file, s.zerocopy(true))
+		n, err := c.RecvFromErrQueue(args[1].Pointer(), args[2].Uint64(), args[4].Pointer(), args[5].Pointer())
+		return uintptr(n), nil, sysErr(err)
 	}
 }

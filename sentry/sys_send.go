@@ -30,12 +30,11 @@ func withoutZerocopy(args arch.SyscallArguments, i int) arch.SyscallArguments {
 	return args
 }
 
-// zerocopyFile returns the file behind fd with its socket and zerocopy
-// state if the file is a socket of ours with SO_ZEROCOPY on, or nil if it
-// is anything else, which gVisor's handler serves; it looks at no file while
-// no socket of the sandbox has had SO_ZEROCOPY. The caller drops the
-// reference.
-func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, ourSocket, syscalls.Socket) {
+// zerocopyFile returns the file behind fd with its socket if the file is a
+// socket of ours with SO_ZEROCOPY on, or nil if it is anything else, which
+// gVisor's handler serves; it looks at no file while no socket of the
+// sandbox has had SO_ZEROCOPY. The caller drops the reference.
+func zerocopyFile(t *kernel.Task, fd int32) (*vfs.FileDescription, ourSocket, zerocopyState) {
 	if !zerocopyUsed.Load() {
 		return nil, nil, nil
 	}
@@ -83,9 +82,10 @@ func (s *zcSocket) sendTo(_ *kernel.Task, _ *vfs.FileDescription, _ uint32, orig
 	return s.zc.Load().Send(true, int64(args[2].Uint64()), orig)
 }
 
-// sysSendMsg serves sendmsg on sockets with SO_ZEROCOPY through syscalls/
-// (SCM_ZC_NOTIFICATION and the copy-back) and zerocopy.Sender (MSG_ZEROCOPY);
-// every other sendmsg is gVisor's, without MSG_ZEROCOPY.
+// sysSendMsg serves sendmsg on sockets with SO_ZEROCOPY through
+// ourSocket.sendMsg (syscalls/ for the message, SCM_ZC_NOTIFICATION and its
+// copy-back; zerocopy.Sender for MSG_ZEROCOPY); every other sendmsg is
+// gVisor's, without MSG_ZEROCOPY.
 func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		file, s, zc := zerocopyFile(t, args[0].Int())
@@ -101,9 +101,7 @@ func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := c.SendMsg(args[1].Pointer(), uint32(flags), func(m *syscalls.Send) (int, error) {
-			return s.send(t, file, "sendmsg", m)
-		})
+		n, err := s.sendMsg(t, file, &c, args[1].Pointer(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -124,34 +122,42 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := c.SendMMsg(args[1].Pointer(), args[2].Uint(), uint32(flags), func(m *syscalls.Send) (int, error) {
-			return s.send(t, file, "sendmmsg", m)
-		})
+		n, err := s.sendMMsg(t, file, &c, args[1].Pointer(), args[2].Uint(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
-// send sends one message for syscalls/ (its SendFunc): gVisor's socket
-// sends it (sendMsg), accounted as a MSG_ZEROCOPY send by zcsocket.State
-// when the message has the flag. The control messages are parsed inside
-// the accounting, so that a send refused before it runs (ENOBUFS) holds
-// none.
-func (s *zcSocket) send(t *kernel.Task, file *vfs.FileDescription, op string, m *syscalls.Send) (int, error) {
-	return s.zc.Load().Send(m.Flags&linux.MSG_ZEROCOPY != 0, m.Len, func() (int, error) {
-		return sendMsg(t, file, s.Socket, op, m, func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error) {
-			n, e := s.Socket.SendMsg(t, guestIO(t, m), m.Name, flags, haveDeadline, deadline, cms)
-			return n, e.ToError()
-		})
+// sendMsg implements ourSocket.sendMsg: zcsocket.State.SendMsg, with
+// gVisor's socket sending (write).
+func (s *zcSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
+	return s.zc.Load().SendMsg(c, msgAddr, flags, func(m *syscalls.Send) (int, error) {
+		return s.write(t, file, "sendmsg", m)
 	})
 }
 
-// sendMsg sends m on so as gVisor's sendSingleMsg does once it has read the
+// sendMMsg implements ourSocket.sendMMsg, as sendMsg.
+func (s *zcSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+	return s.zc.Load().SendMMsg(c, vecAddr, vlen, flags, func(m *syscalls.Send) (int, error) {
+		return s.write(t, file, "sendmmsg", m)
+	})
+}
+
+// write sends one message that syscalls/ read on gVisor's socket
+// (writeMsg).
+func (s *zcSocket) write(t *kernel.Task, file *vfs.FileDescription, op string, m *syscalls.Send) (int, error) {
+	return writeMsg(t, file, s.Socket, op, m, func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error) {
+		n, e := s.Socket.SendMsg(t, guestIO(t, m), m.Name, flags, haveDeadline, deadline, cms)
+		return n, e.ToError()
+	})
+}
+
+// writeMsg sends m on so as gVisor's sendSingleMsg does once it has read the
 // message: the send flags gVisor takes, with MSG_DONTWAIT for a negative
-// send timeout, the deadline of a positive one, the control messages other
-// than SCM_ZC_NOTIFICATION parsed by gVisor's parser (and released on
+// send timeout and the deadline of a positive one, the control messages
+// other than SCM_ZC_NOTIFICATION parsed by gVisor's parser (and released on
 // error and for a message with no data), and send's result through gVisor's
 // I/O error handling. send is the socket's send.
-func sendMsg(t *kernel.Task, file *vfs.FileDescription, so socket.Socket, op string, m *syscalls.Send, send func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error)) (int, error) {
+func writeMsg(t *kernel.Task, file *vfs.FileDescription, so socket.Socket, op string, m *syscalls.Send, send func(flags int, haveDeadline bool, deadline ktime.Time, cms socket.ControlMessages) (int, error)) (int, error) {
 	flags := int(m.Flags) & sendFlags
 	var haveDeadline bool
 	var deadline ktime.Time

@@ -32,10 +32,15 @@ func socketFile(t *kernel.Task, fd int32) (*vfs.FileDescription, ourSocket, erro
 // net/core/sock.c sk_setsockopt): optlen below sizeof(int) is EINVAL, an
 // unreadable value EFAULT, a socket other than AF_INET/AF_INET6 TCP or UDP
 // EOPNOTSUPP, and a value other than 0 or 1 EINVAL. gVisor would accept and
-// ignore it.
+// ignore it. IP_RECVERR and IPV6_RECVERR are gVisor's, plus the purge of
+// our error queue when they go off.
 func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
-		if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
+		level, name := args[1].Int(), args[2].Int()
+		if (level == linux.SOL_IP && name == linux.IP_RECVERR) || (level == linux.SOL_IPV6 && name == linux.IPV6_RECVERR) {
+			return setRecvErr(t, sysno, args, orig)
+		}
+		if level != linux.SOL_SOCKET || name != linux.SO_ZEROCOPY {
 			return orig(t, sysno, args)
 		}
 		file, s, err := socketFile(t, args[0].Int())
@@ -53,16 +58,44 @@ func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 		if s == nil {
 			return 0, nil, linuxerr.EOPNOTSUPP
 		}
-		return 0, nil, s.setZerocopy(v)
+		return 0, nil, sysErr(s.setZerocopy(v))
 	}
+}
+
+// setRecvErr is setsockopt of IP_RECVERR or IPV6_RECVERR: gVisor's, which
+// empties netstack's error queue (or has the host empty its own) when the
+// option goes off, then, on a socket whose error queue is ours, the purge of
+// that queue Linux makes (skb_errqueue_purge: ICMP and local errors go,
+// completions stay).
+func setRecvErr(t *kernel.Task, sysno uintptr, args arch.SyscallArguments, orig kernel.SyscallFn) (uintptr, *kernel.SyscallControl, error) {
+	file := t.GetFile(args[0].Int())
+	if file == nil {
+		return orig(t, sysno, args)
+	}
+	defer file.DecRef(t)
+	var zc zerocopyState
+	s, ok := socketOf(file)
+	if ok {
+		zc = s.zerocopy(false)
+	}
+	if zc != nil {
+		// What the layer below holds comes in first, as it is: a purge
+		// there would leave completions side by side, which the queue
+		// would coalesce as they came in, and Linux does not.
+		zc.ErrorQueue().Refill()
+	}
+	rv, ctl, err := orig(t, sysno, args)
+	if err == nil && zc != nil && !s.recvErrOn(args[1].Int()) {
+		zc.PurgeErrors()
+	}
+	return rv, ctl, err
 }
 
 // sysGetSockOpt implements getsockopt(SOL_SOCKET, SO_ZEROCOPY) for every
 // socket as Linux's sk_getsockopt does: the value is an int, 0 for sockets
 // that cannot use zerocopy (putIntOpt). gVisor fails it with ENOPROTOOPT.
 // getsockopt(SOL_SOCKET, SO_ERROR) of a host socket reports the error a
-// partial recvmmsg left (hostSocket.sockErrOpt); every other getsockopt is
-// gVisor's.
+// partial recvmmsg left (sockErrOpt); every other getsockopt is gVisor's.
 func sysGetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		if args[1].Int() != linux.SOL_SOCKET {

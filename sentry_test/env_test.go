@@ -15,7 +15,8 @@
 // out of the second keeps the suite's time in CI's budget.
 //
 // The tests need root (runsc) and gcc with a static libc; without root they
-// skip, except under CI (CI set in the environment), where they fail.
+// skip, except under CI (CI set in the environment), where they fail. With
+// -short they skip.
 package sentry_test
 
 import (
@@ -35,7 +36,7 @@ import (
 )
 
 // guests are the programs of testdata, by name.
-var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "inplace", "badsend"}
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "recverr", "inplace", "badsend"}
 
 // env is what the tests share: the guest binaries and the two runtimes,
 // built once.
@@ -66,6 +67,9 @@ func TestMain(m *testing.M) {
 // when sandboxes cannot run here (not root).
 func getEnv(t testing.TB) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no sandboxes")
+	}
 	envOnce.Do(func() {
 		if err := runsc.CanSandbox(); err != nil {
 			envSkip = fmt.Sprintf("cannot run runsc: %v", err)

@@ -20,11 +20,10 @@
 // or a wrapper, allocate nothing of their own unless they wait (ReadFrom's
 // net.Addr aside): the allocations left are netstack's.
 //
-// Zerocopy notifications come from the zerocopy package: each socket has a
-// zerocopy.Sender (the sk_zckey counter) and a zerocopy.ErrorQueue that also
-// receives the ICMP and local errors netstack queues when IP_RECVERR or
-// IPV6_RECVERR is on, so that both kinds reach the caller in one ordered
-// queue.
+// The zerocopy side of each socket is a zcsocket.State, shared with
+// runsc-zc's sentry: the sk_zckey counter and one ordered error queue,
+// into which every read moves the ICMP and local errors netstack queues
+// when IP_RECVERR or IPV6_RECVERR is on.
 //
 // References: net/ipv4/tcp.c tcp_sendmsg_locked, net/ipv4/udp.c udp_sendmsg,
 // net/core/sock.c sk_setsockopt and __sock_cmsg_send (with the

@@ -39,6 +39,21 @@ func waitErr(t *testing.T, so *Socket) {
 	}
 }
 
+// recvErrSocket returns a UDP socket of family with SO_ZEROCOPY and the
+// option level/opt (IP_RECVERR or IPV6_RECVERR) on, connected to a closed
+// port dst (netstack reports ICMP errors to connected sockets only).
+func recvErrSocket(t *testing.T, s *Stack, family, level, opt int) (*Socket, netip.AddrPort) {
+	t.Helper()
+	dst := closedPort(t, s, family)
+	so := mustSocket(t, s, family, unix.SOCK_DGRAM)
+	setInt(t, so, level, opt, 1)
+	setInt(t, so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
+	if err := so.Connect(dst); err != nil {
+		t.Fatal(err)
+	}
+	return so, dst
+}
+
 // TestICMPErrorOrder sends MSG_ZEROCOPY datagrams to a closed port with
 // IP_RECVERR/IPV6_RECVERR on: each send's completion and then the ICMP port
 // unreachable it caused reach the error queue, in that order, as on Linux.
@@ -56,15 +71,7 @@ func TestICMPErrorOrder(t *testing.T) {
 		{"v6", unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_RECVERR, unix.SO_EE_ORIGIN_ICMP6, 1, 4, 60, unix.SOL_IPV6, unix.IPV6_RECVERR},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStack(t)
-			dst := closedPort(t, s, tc.family)
-			so := mustSocket(t, s, tc.family, unix.SOCK_DGRAM)
-			setInt(t, so, tc.level, tc.opt, 1)
-			setInt(t, so, unix.SOL_SOCKET, unix.SO_ZEROCOPY, 1)
-			// Netstack reports ICMP errors to connected sockets only.
-			if err := so.Connect(dst); err != nil {
-				t.Fatal(err)
-			}
+			so, dst := recvErrSocket(t, newStack(t), tc.family, tc.level, tc.opt)
 			payloads := [][]byte{[]byte("first"), []byte("second")}
 			for _, p := range payloads {
 				if _, _, err := so.SendMsg([][]byte{p}, nil, netip.AddrPort{}, unix.MSG_ZEROCOPY); err != nil {
@@ -127,6 +134,40 @@ func TestICMPErrorOrder(t *testing.T) {
 			}
 			if so.Readiness(0)&waiter.EventErr != 0 {
 				t.Errorf("POLLERR with an empty queue")
+			}
+		})
+	}
+}
+
+// TestRecvErrOffPurges turns IP_RECVERR or IPV6_RECVERR off with
+// completions and ICMP errors queued: as Linux's skb_errqueue_purge, the
+// ICMP errors go and the completions stay, in order, with POLLERR while
+// they remain. Turning the option on again does not bring errors back.
+func TestRecvErrOffPurges(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		family     int
+		level, opt int
+	}{
+		{"IP_RECVERR", unix.AF_INET, unix.SOL_IP, unix.IP_RECVERR},
+		{"IPV6_RECVERR", unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_RECVERR},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			so, _ := recvErrSocket(t, newStack(t), tc.family, tc.level, tc.opt)
+			for range 2 {
+				send(t, so, []byte("x"), unix.MSG_ZEROCOPY)
+				waitErr(t, so)
+				so.GetSockOptInt(unix.SOL_SOCKET, unix.SO_ERROR)
+			}
+			// The second ICMP error may still be in netstack's queue:
+			// the purge covers both.
+			setInt(t, so, tc.level, tc.opt, 0)
+			setInt(t, so, tc.level, tc.opt, 1)
+			if got := queueString(so); got != "c0-0 c1-1" {
+				t.Errorf("queue after the option went off = %q, want the completions", got)
+			}
+			if so.Readiness(0)&waiter.EventErr == 0 {
+				t.Error("no POLLERR with completions queued")
 			}
 		})
 	}

@@ -83,7 +83,7 @@ func (c *sockConn) Completions(dst []zerocopy.Completion) int {
 func (c *sockConn) send(b []byte, to netip.AddrPort, flags int) (int, error) {
 	bufs := [1][]byte{b}
 	tx := zerocopy.NewNotify(nil, false)
-	n, err := c.so.sendmsg(bufs[:], nil, &tx, to, flags)
+	n, err := c.so.sendmsg(bufs[:], nil, &tx, to, flags, nil)
 	if err != nil {
 		dst := c.RemoteAddr()
 		if to.IsValid() {

@@ -178,7 +178,6 @@ func (so *Socket) RecvErr() (zerocopy.Entry, error) {
 	if so.closed.Load() {
 		return zerocopy.Entry{}, unix.EBADF
 	}
-	so.zc.Drain()
 	e, ok := so.zc.ErrorQueue().Pop()
 	if !ok {
 		return zerocopy.Entry{}, unix.EAGAIN
@@ -192,22 +191,13 @@ func (so *Socket) recvErrMsg(bufs [][]byte, oob []byte) (int, int, int, netip.Ad
 	if err != nil {
 		return 0, 0, 0, netip.AddrPort{}, err
 	}
-	flags := unix.MSG_ERRQUEUE
-	n := 0
-	p := e.Payload
+	var m zerocopy.ErrMsg
+	m.Build(so.family, &e)
+	n, room := 0, int64(0)
 	for _, b := range bufs {
-		c := copy(b, p)
-		n += c
-		p = p[c:]
+		n += copy(b, m.Payload[n:])
+		room += int64(len(b))
 	}
-	if len(p) > 0 {
-		flags |= unix.MSG_TRUNC
-	}
-	var data [zerocopy.ErrCmsgDataLen6]byte
-	level, typ := zerocopy.ErrCmsgLevelType(so.family)
-	oobn, trunc := syscalls.PutCmsg(oob, level, typ, zerocopy.AppendErrCmsgData(data[:0], so.family, &e))
-	if trunc {
-		flags |= unix.MSG_CTRUNC
-	}
-	return n, oobn, flags, so.familyAddr(e.Dst), nil
+	oobn, ctrunc := syscalls.PutCmsg(oob, m.Level, m.Type, m.Data)
+	return n, oobn, int(m.Flags(room, ctrunc)), so.familyAddr(e.Dst), nil
 }

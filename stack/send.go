@@ -9,6 +9,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/syscalls"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -21,57 +22,45 @@ const udpMaxLen = 0xffff
 //
 // to is the destination of a UDP datagram; the invalid AddrPort means the
 // connected peer. flags are Linux MSG_* flags: MSG_DONTWAIT, MSG_ZEROCOPY
-// (numbered and completed only while SO_ZEROCOPY is on, as in Linux: without
-// it the send is a plain send and no error), MSG_MORE, MSG_NOSIGNAL,
-// MSG_EOR; MSG_OOB is EOPNOTSUPP.
+// (numbered only while SO_ZEROCOPY is on, as in Linux), MSG_MORE,
+// MSG_NOSIGNAL, MSG_EOR; MSG_OOB is EOPNOTSUPP. A stream send that stops
+// part-way returns its count and no error, as sendmsg(2); the next call
+// reports why.
 //
-// A blocking stream send returns once it has sent everything. One that
-// stops part-way (its deadline passes, the socket is closed, O_NONBLOCK)
-// returns the count sent and no error, as sendmsg(2) does; the next call
-// reports why (EAGAIN, EBADF). Conn.Write returns both.
-//
-// oob is a Linux control buffer (struct cmsghdr messages, native byte order;
-// see parseSendControl for what is accepted). Each
-// SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification builds
-// one) takes up to zc_info.size zerocopy completions from the error queue
-// before the data is sent, leaving other errors in place. If the send
-// succeeds, the completions are written back into oob in place, as the
-// series' sendmsg_copy_cmsg_to_user does: every SCM_ZC_NOTIFICATION message,
-// with size set to the count, is moved to the front of oob in order, and
-// oobn is their total length (ZCNotifications reads them). The buffer is
-// then no longer the one that was passed: rebuild it (or reset each size)
-// before reusing it. If the send fails, the completions go back to the front
-// of the error queue in their order, ahead of the other errors, and oob is
-// unchanged; Linux would lose them. Without SCM_ZC_NOTIFICATION, oobn is
-// len(oob). A send of no bytes is the one-call way to fetch completions (on
-// UDP it sends an empty datagram).
+// oob is a Linux control buffer (see parseSendControl). Each
+// SOL_SOCKET/SCM_ZC_NOTIFICATION message in it (AppendZCNotification)
+// takes up to zc_info.size completions before the data is sent; if the send
+// succeeds they are written back into oob in place as the series'
+// sendmsg_copy_cmsg_to_user does (syscalls.CopyBack: the messages moved to
+// the front, oobn their length; ZCNotifications reads them), and if it
+// fails they go back to the front of the error queue and oob is unchanged.
 func (so *Socket) SendMsg(bufs [][]byte, oob []byte, to netip.AddrPort, flags int) (n, oobn int, err error) {
+	oobn = len(oob)
 	tx := zerocopy.NewNotify(so.zc.ErrorQueue(), so.zc.ZerocopyEnabled())
-	n, err = so.sendmsg(bufs, oob, &tx, to, flags)
+	n, err = so.sendmsg(bufs, oob, &tx, to, flags, func(int) error {
+		if tx.Messages() > 0 {
+			oobn = syscalls.CopyBack(oob)
+		}
+		return nil
+	})
 	if n > 0 {
 		// sendmsg(2) returns the count of a stream send that stopped
 		// part-way.
 		err = nil
 	}
-	if err != nil || tx.Messages() == 0 {
+	if err != nil {
 		return n, len(oob), err
 	}
-	tx.Fill()
-	oobn = copyBack(oob)
-	tx.Commit()
 	return n, oobn, nil
 }
 
 // SendZerocopy sends b with MSG_ZEROCOPY to the connected peer and, like a
 // sendmsg with an SCM_ZC_NOTIFICATION control message, first takes up to
-// len(notify) completions from the error queue into notify and returns
-// their number k. It needs SO_ZEROCOPY (else EINVAL, where a MSG_ZEROCOPY
-// SendMsg or Conn.WriteZerocopy makes a plain send, as Linux does). If the
-// send fails, the completions stay queued and k is 0. The completion of
-// this send is not among the k: it is queued when the send returns. An empty
-// b fetches completions without taking an id on TCP; on UDP it sends an
-// empty datagram, which takes one. A stream send that stops part-way
-// returns its count and no error, as SendMsg does.
+// len(notify) completions into notify and returns their number k (never
+// this send's own). It needs SO_ZEROCOPY (else EINVAL; a MSG_ZEROCOPY
+// SendMsg is a plain send then, as in Linux). If the send fails the
+// completions stay queued and k is 0. An empty b fetches completions; on
+// UDP it sends an empty datagram, which takes an id.
 func (so *Socket) SendZerocopy(b []byte, notify []zerocopy.Completion) (n, k int, err error) {
 	return so.SendZerocopyTo(b, notify, netip.AddrPort{})
 }
@@ -84,23 +73,24 @@ func (so *Socket) SendZerocopyTo(b []byte, notify []zerocopy.Completion, to neti
 		return 0, 0, err
 	}
 	bufs := [1][]byte{b}
-	n, err = so.sendmsg(bufs[:], nil, &tx, to, unix.MSG_ZEROCOPY)
+	n, err = so.sendmsg(bufs[:], nil, &tx, to, unix.MSG_ZEROCOPY, func(int) error {
+		k = copy(notify, tx.Taken())
+		return nil
+	})
 	if n == 0 && err != nil {
 		return 0, 0, err
 	}
-	k = copy(notify, tx.Taken())
-	tx.Commit()
 	return n, k, nil
 }
 
 // sendmsg runs one send call with the notification tx, whose
-// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl). It
-// returns the bytes sent and the error that ended the call, both when a
-// stream send stops part-way; the completions tx took go back to the queue
-// only if nothing was sent. Once the socket is closed every error is EBADF:
-// a call that Close wakes fails as the calls after it do, not with what the
-// closed endpoint reports (EPIPE).
-func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int) (n int, err error) {
+// SCM_ZC_NOTIFICATION messages are those of oob (parseSendControl), and
+// finish, which hands its completions to the caller (zerocopy.Notify.Send).
+// It returns the bytes sent and the error that ended the call, both when a
+// stream send stops part-way. Once the socket is closed every error is
+// EBADF: a call that Close wakes fails as the calls after it do, not with
+// what the closed endpoint reports (EPIPE).
+func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to netip.AddrPort, flags int, finish func(int) error) (n int, err error) {
 	if so.closed.Load() {
 		return 0, unix.EBADF
 	}
@@ -136,21 +126,20 @@ func (so *Socket) sendmsg(bufs [][]byte, oob []byte, tx *zerocopy.Notify, to net
 			return 0, err
 		}
 	}
-	tx.Take()
-	n, err = so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
-		return so.write(call, flags)
-	})
-	if err == unix.ENOBUFS && so.stype == unix.SOCK_DGRAM && len(oob) == 0 {
-		// Linux routes a datagram before a MSG_ZEROCOPY send is refused
-		// for want of option memory: an error of the route wins.
-		if perr := so.preflight(call); perr != nil {
-			err = perr
+	return tx.Send(func() (int, error) {
+		n, err := so.zc.Send(flags&unix.MSG_ZEROCOPY != 0, int64(length), func() (int, error) {
+			return so.write(call, flags)
+		})
+		if err == unix.ENOBUFS && so.stype == unix.SOCK_DGRAM && len(oob) == 0 {
+			// Linux routes a datagram before a MSG_ZEROCOPY send is
+			// refused for want of option memory: an error of the
+			// route wins.
+			if perr := so.preflight(call); perr != nil {
+				err = perr
+			}
 		}
-	}
-	if n == 0 && err != nil {
-		tx.Abort()
-	}
-	return n, err
+		return n, err
+	}, finish)
 }
 
 // tcpSendCheck makes the checks of tcp_sendmsg_locked that come before

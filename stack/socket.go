@@ -2,7 +2,6 @@ package stack
 
 import (
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,11 +68,11 @@ func (s *Stack) NewSocket(domain, typ, proto int) (*Socket, error) {
 func (s *Stack) newSocket(domain, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue) *Socket {
 	so := &Socket{stack: s, family: domain, stype: typ, proto: proto, ep: ep, wq: wq}
 	so.zc = zcsocket.New(ep, zcsocket.Config{
-		Family:     domain,
-		Type:       typ,
-		QueueLimit: s.opts.ErrorQueueLimit,
-		Stats:      &s.stats,
-		Notify:     func() { so.queue.Notify(waiter.EventErr) },
+		Family:      domain,
+		Type:        typ,
+		QueueLimit:  s.opts.ErrorQueueLimit,
+		Stats:       &s.stats,
+		ErrorReport: func() { so.queue.Notify(waiter.EventErr) },
 	})
 	so.rcvlowat.Store(1)
 	so.readDeadline.init()
@@ -85,12 +84,9 @@ func (s *Stack) newSocket(domain, typ, proto int, ep tcpip.Endpoint, wq *waiter.
 
 // forward passes netstack's events on to the socket's waiters. Netstack
 // signals EventErr when it queues an ICMP error on a UDP socket (or a TCP
-// socket that is connecting); the error moves to the socket's error queue
-// first, so a woken waiter finds it there.
+// socket that is connecting); Readiness reports it, and every read of the
+// error queue moves it in first.
 func (so *Socket) forward(mask waiter.EventMask) {
-	if mask&waiter.EventErr != 0 {
-		so.zc.Drain()
-	}
 	so.queue.Notify(mask)
 }
 
@@ -100,10 +96,9 @@ func (so *Socket) Family() int { return so.family }
 // Type returns SOCK_STREAM or SOCK_DGRAM.
 func (so *Socket) Type() int { return so.stype }
 
-// ErrorQueue returns the socket's error queue, for its Len, Dropped and
-// Take. Read it with RecvErr, RecvMsg(MSG_ERRQUEUE) or SendMsg, which
-// first move netstack's pending errors into it and set SO_ERROR as Linux
-// does.
+// ErrorQueue returns the socket's error queue, for its Len and Dropped.
+// Its reads (Pop, Take: RecvErr, RecvMsg with MSG_ERRQUEUE, SendMsg) move
+// netstack's pending errors in first and set SO_ERROR as Linux does.
 func (so *Socket) ErrorQueue() *zerocopy.ErrorQueue { return so.zc.ErrorQueue() }
 
 // Endpoint returns the netstack endpoint under the socket.
@@ -307,171 +302,4 @@ func (so *Socket) RemoteAddr() (netip.AddrPort, error) {
 		return netip.AddrPort{}, errnoErr(err)
 	}
 	return so.sockAddr(fa), nil
-}
-
-// sockAddr converts a netstack address to what the socket's family shows:
-// the unspecified address of the family when there is none, and IPv4
-// addresses v4-mapped on AF_INET6 sockets.
-func (so *Socket) sockAddr(fa tcpip.FullAddress) netip.AddrPort {
-	if fa.Addr.Len() == 0 {
-		if so.family == unix.AF_INET {
-			return netip.AddrPortFrom(netip.IPv4Unspecified(), fa.Port)
-		}
-		return netip.AddrPortFrom(netip.IPv6Unspecified(), fa.Port)
-	}
-	return so.familyAddr(addrPort(fa))
-}
-
-// familyAddr shows an IPv4 address v4-mapped on an AF_INET6 socket.
-func (so *Socket) familyAddr(a netip.AddrPort) netip.AddrPort {
-	if so.family == unix.AF_INET6 && a.Addr().Is4() {
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
-	}
-	return a
-}
-
-// fullAddress converts addr to a netstack address for the socket's family:
-// an AF_INET6 socket takes an IPv4 address as its v4-mapped form and an
-// AF_INET socket refuses IPv6 addresses with EAFNOSUPPORT. The invalid
-// AddrPort is the unspecified address with port 0.
-func (so *Socket) fullAddress(addr netip.AddrPort) (tcpip.FullAddress, error) {
-	a := addr.Addr()
-	switch {
-	case !addr.IsValid():
-		return tcpip.FullAddress{}, nil
-	case so.family == unix.AF_INET:
-		if !a.Is4() && !a.Is4In6() {
-			return tcpip.FullAddress{}, unix.EAFNOSUPPORT
-		}
-		a = a.Unmap()
-	case a.Is4():
-		a = netip.AddrFrom16(a.As16())
-	}
-	fa := tcpip.FullAddress{Port: addr.Port()}
-	if !a.IsUnspecified() {
-		fa.Addr = tcpipAddr(a)
-	}
-	return fa, nil
-}
-
-// errnoErr returns the errno of a netstack error as an error, nil for
-// none.
-func errnoErr(err tcpip.Error) error {
-	if e := zcsocket.Errno(err); e != 0 {
-		return e
-	}
-	return nil
-}
-
-// tcpipAddr converts an address to netstack's (without a slice, which
-// would escape).
-func tcpipAddr(a netip.Addr) tcpip.Address {
-	if a.Is4() {
-		return tcpip.AddrFrom4(a.As4())
-	}
-	return tcpip.AddrFrom16(a.As16())
-}
-
-// addrPort converts a netstack address.
-func addrPort(fa tcpip.FullAddress) netip.AddrPort {
-	a, _ := netip.AddrFromSlice(fa.Addr.AsSlice())
-	return netip.AddrPortFrom(a, fa.Port)
-}
-
-// blocker makes a socket call block the way a blocking Linux socket does:
-// callers retry their non-blocking operation while it returns EAGAIN and
-// call wait between tries.
-type blocker struct {
-	so    *Socket
-	mask  waiter.EventMask
-	flags int
-	dl    *deadline
-	// w is allocated when the call first has to wait, so that calls that
-	// do not block do not allocate.
-	w *blockerWait
-}
-
-type blockerWait struct {
-	entry waiter.Entry
-	ch    chan struct{}
-}
-
-// wait returns EAGAIN if the call may not block (O_NONBLOCK, MSG_DONTWAIT)
-// or the deadline has passed, and EBADF if the socket was closed.
-// Otherwise the first call registers for the events and returns at once,
-// so that the caller retries before sleeping and no event is missed; later
-// calls wait for an event.
-func (b *blocker) wait() error {
-	if b.so.nonblock.Load() || b.flags&unix.MSG_DONTWAIT != 0 {
-		return unix.EAGAIN
-	}
-	if b.w == nil {
-		b.w = new(blockerWait)
-		b.w.entry, b.w.ch = waiter.NewChannelEntry(b.mask | waiter.EventHUp | waiter.EventErr)
-		b.so.queue.EventRegister(&b.w.entry)
-		return nil
-	}
-	if b.so.closed.Load() {
-		return unix.EBADF
-	}
-	return b.dl.wait(b.w.ch)
-}
-
-// done unregisters b.
-func (b *blocker) done() {
-	if b.w != nil {
-		b.so.queue.EventUnregister(&b.w.entry)
-	}
-}
-
-// deadline is a settable timeout for blocking calls.
-type deadline struct {
-	mu sync.Mutex
-	// +checklocks:mu
-	at time.Time
-	// changed is closed and replaced when at changes.
-	// +checklocks:mu
-	changed chan struct{}
-}
-
-func (d *deadline) init() {
-	d.mu.Lock()
-	d.changed = make(chan struct{})
-	d.mu.Unlock()
-}
-
-func (d *deadline) set(t time.Time) {
-	d.mu.Lock()
-	d.at = t
-	close(d.changed)
-	d.changed = make(chan struct{})
-	d.mu.Unlock()
-}
-
-// wait waits for ch, the deadline or a change of the deadline. It returns
-// EAGAIN if the deadline has passed.
-func (d *deadline) wait(ch <-chan struct{}) error {
-	d.mu.Lock()
-	at, changed := d.at, d.changed
-	d.mu.Unlock()
-	if at.IsZero() {
-		select {
-		case <-ch:
-		case <-changed:
-		}
-		return nil
-	}
-	dur := time.Until(at)
-	if dur <= 0 {
-		return unix.EAGAIN
-	}
-	t := time.NewTimer(dur)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-changed:
-	case <-t.C:
-		return unix.EAGAIN
-	}
-	return nil
 }

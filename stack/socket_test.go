@@ -71,7 +71,7 @@ func TestRecvFlags(t *testing.T) {
 		done <- b[:n]
 	}()
 	send(t, c, []byte("abc"), 0)
-	time.Sleep(10 * time.Millisecond)
+	waitBlocked(t, srv)
 	send(t, c, []byte("def"), 0)
 	if got := <-done; string(got) != "abcdef" {
 		t.Errorf("MSG_WAITALL got %q", got)
@@ -273,7 +273,7 @@ func TestRecvErrTruncation(t *testing.T) {
 	b := make([]byte, 3)
 	oob = make([]byte, 64)
 	n, oobn, flags, _, err := so.RecvMsg([][]byte{b}, oob, unix.MSG_ERRQUEUE)
-	if err != nil || n != 3 || string(b) != "pay" || flags != unix.MSG_ERRQUEUE|unix.MSG_TRUNC || oobn != unix.CmsgSpace(zerocopy.ErrCmsgDataLen4) {
+	if err != nil || n != 3 || string(b) != "pay" || flags != unix.MSG_ERRQUEUE|unix.MSG_TRUNC || oobn != unix.CmsgSpace(zerocopy.SizeofSockExtendedErr+unix.SizeofSockaddrInet4) {
 		t.Errorf("short payload: %d %q, %d, %#x, %v", n, b, oobn, flags, err)
 	}
 	// sin_family AF_INET, sin_addr 127.0.0.1 after sock_extended_err.
@@ -382,7 +382,7 @@ func TestRcvlowat(t *testing.T) {
 		}
 		done <- string(b[:n])
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitBlocked(t, srv)
 	send(t, c, []byte("de"), 0)
 	if got := <-done; got != "abcde" {
 		t.Errorf("blocking receive got %q", got)

@@ -74,11 +74,11 @@ func (so *Socket) setSocketOpt(name int, v int32) error {
 	sops := so.ep.SocketOptions()
 	switch name {
 	case unix.SO_ZEROCOPY:
-		// TCP and UDP sockets take 0 or 1; the stack has no others.
-		if v < 0 || v > 1 {
-			return unix.EINVAL
+		on, err := zcsocket.ZerocopyValue(v)
+		if err != nil {
+			return err
 		}
-		so.zc.SetZerocopy(v == 1)
+		so.zc.SetZerocopy(on)
 	case unix.SO_SNDBUF:
 		lo, hi := sops.SendBufferLimits()
 		sops.SetSendBufferSize(clampBufSize(uint32(v), lo, hi), true)
@@ -138,12 +138,10 @@ func (so *Socket) setIPOpt(name int, val []byte) error {
 	}
 	switch name {
 	case unix.IP_RECVERR:
-		if v == 0 {
-			// Keep what netstack queued: SetIPv4RecvError(false)
-			// discards it.
-			so.zc.Drain()
-		}
 		so.ep.SocketOptions().SetIPv4RecvError(v != 0)
+		if v == 0 {
+			so.zc.PurgeErrors()
+		}
 	default:
 		return unix.ENOPROTOOPT
 	}
@@ -161,10 +159,10 @@ func (so *Socket) setIPv6Opt(name int, v int32) error {
 		}
 		sops.SetV6Only(v != 0)
 	case unix.IPV6_RECVERR:
-		if v == 0 {
-			so.zc.Drain()
-		}
 		sops.SetIPv6RecvError(v != 0)
+		if v == 0 {
+			so.zc.PurgeErrors()
+		}
 	default:
 		return unix.ENOPROTOOPT
 	}

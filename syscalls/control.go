@@ -10,9 +10,9 @@ import (
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
-// cmsg is one control message of a send's control buffer, in the caller's
-// layout.
-type cmsg struct {
+// cmsgHdr is the header of one control message of a buffer in the
+// caller's layout, and where it is.
+type cmsgHdr struct {
 	off   int    // offset of the header in the buffer
 	len   uint64 // cmsg_len
 	level int32
@@ -25,37 +25,28 @@ type cmsg struct {
 type control struct {
 	l    *layout
 	buf  []byte
-	msgs []cmsg
+	msgs []cmsgHdr
 }
 
 // data returns the payload of m: cmsg_len minus the header.
-func (c *control) data(m *cmsg) []byte {
+func (c *control) data(m *cmsgHdr) []byte {
 	return c.buf[m.off+c.l.cmsgHdrSize : m.off+int(m.len)]
 }
 
 // isZC reports whether m is a SOL_SOCKET/SCM_ZC_NOTIFICATION message.
-func isZC(m *cmsg) bool {
+func isZC(m *cmsgHdr) bool {
 	return m.level == unix.SOL_SOCKET && m.typ == zerocopy.SCMZCNotification
 }
 
-// readControl reads the control buffer of h as ____sys_sendmsg does, with
-// the checks of the protocol's cmsg walk (CMSG_OK) done at once. It returns
-// nil for an empty buffer.
-//
-// 64-bit: ENOBUFS if msg_controllen > INT_MAX, or if it exceeds the 36-byte
-// stack buffer and sock_kmalloc refuses it (optmemMax or more); EFAULT if
-// any byte is unreadable; EINVAL for a cmsg_len below the header size or
-// past the end of the buffer. Bytes after the last message that cannot hold
-// a header are ignored (__cmsg_nxthdr).
-//
-// Compat (cmsghdr_from_user_compat_to_kern): ENOBUFS over INT_MAX; EINVAL if
-// there is no first header (msg_control NULL or msg_controllen < 12); the
-// walk reads each cmsg_len (EFAULT) and checks it (EINVAL), and continues
-// while one byte remains after the aligned message (cmsg_compat_nxthdr's
-// "ptr + 1"), so 1 to 11 trailing bytes are EINVAL, or EFAULT if the
-// cmsg_len there is unreadable; ENOMEM if the 64-bit copy exceeds the stack
-// buffer and sock_kmalloc refuses it; then EFAULT if a message is
-// unreadable.
+// readControl reads the control buffer of h as ____sys_sendmsg does
+// (cmsghdr_from_user_compat_to_kern for compat callers), with the protocol's
+// cmsg walk (CMSG_OK) checked at once; nil for an empty buffer. Errnos, in
+// Linux's order: ENOBUFS over INT_MAX, or over the stack buffer when
+// sock_kmalloc refuses optmemMax (ENOMEM for compat, on the converted
+// size); EFAULT for unreadable bytes; EINVAL for a cmsg_len below the header
+// or past the buffer, and for compat, a missing first header or 1 to 11
+// trailing bytes (cmsg_compat_nxthdr's "ptr + 1"). 64-bit callers' trailing
+// bytes that cannot hold a header are ignored (__cmsg_nxthdr).
 func (sc *scratch) readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*control, error) {
 	if h.controllen > math.MaxInt32 {
 		return nil, unix.ENOBUFS
@@ -76,7 +67,7 @@ func (sc *scratch) readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*
 	if err := copyIn(mem, hostarch.Addr(h.control), c.buf); err != nil {
 		return nil, err
 	}
-	err := l.walk(c.buf, func(m cmsg) error {
+	err := l.walk(c.buf, func(m cmsgHdr) error {
 		c.msgs = append(c.msgs, m)
 		return nil
 	})
@@ -91,7 +82,7 @@ func (sc *scratch) readControl(mem Memory, abi ABI, h *msghdr, optmemMax int) (*
 // messages are read while a header fits, and a cmsg_len shorter than the
 // header or running past buf is EINVAL. It stops at fn's first error and
 // returns it.
-func (l *layout) walk(buf []byte, fn func(m cmsg) error) error {
+func (l *layout) walk(buf []byte, fn func(m cmsgHdr) error) error {
 	hdr := l.cmsgHdrSize
 	for off := 0; off+hdr <= len(buf); {
 		m := l.cmsgAt(buf, off)
@@ -107,9 +98,9 @@ func (l *layout) walk(buf []byte, fn func(m cmsg) error) error {
 }
 
 // cmsgAt decodes the header at off in buf, which holds one.
-func (l *layout) cmsgAt(buf []byte, off int) cmsg {
+func (l *layout) cmsgAt(buf []byte, off int) cmsgHdr {
 	b := buf[off:]
-	return cmsg{
+	return cmsgHdr{
 		off:   off,
 		len:   l.getWord(b),
 		level: int32(binary.LittleEndian.Uint32(b[l.offCmsgLevel:])),
@@ -162,7 +153,7 @@ func (sc *scratch) readCompatControl(mem Memory, l *layout, addr hostarch.Addr, 
 		}
 		// The 64-bit copy: 16-byte header, 8-byte alignment.
 		kcmlen += (clen - hdr + 16 + 7) &^ 7
-		msgs = append(msgs, cmsg{off: off, len: uint64(clen)})
+		msgs = append(msgs, cmsgHdr{off: off, len: uint64(clen)})
 		off += int(l.align(uint64(clen)))
 		if off+1 > n {
 			break
@@ -220,19 +211,45 @@ func (r *guestReader) get(off, size int) ([]byte, error) {
 	return r.win[:size], nil
 }
 
-// rest appends to out the messages that are not SCM_ZC_NOTIFICATION, each
-// with its alignment padding, in the caller's layout: what the protocol
-// parses. Bytes after the last message are dropped (Linux ignores them).
-func (c *control) rest(out []byte) []byte {
+// rest returns the messages that are not SCM_ZC_NOTIFICATION, each with
+// its alignment padding, in the caller's layout: what the protocol parses,
+// nil if there are none. Bytes after the last message are dropped (Linux
+// ignores them). When those messages are contiguous in the buffer, as they
+// are unless an SCM_ZC_NOTIFICATION message sits between two of them, the
+// result is part of the buffer; otherwise they are copied into *buf.
+func (c *control) rest(buf *[]byte) []byte {
+	start, end, split := -1, 0, false
 	for i := range c.msgs {
 		m := &c.msgs[i]
 		if isZC(m) {
 			continue
 		}
-		end := min(m.off+int(c.l.align(m.len)), len(c.buf))
-		out = append(out, c.buf[m.off:end]...)
+		if start < 0 {
+			start = m.off
+		} else if m.off != end {
+			split = true
+		}
+		end = m.off + len(c.padded(m))
 	}
+	if start < 0 {
+		return nil
+	}
+	if !split {
+		return c.buf[start:end]
+	}
+	out := (*buf)[:0]
+	for i := range c.msgs {
+		if m := &c.msgs[i]; !isZC(m) {
+			out = append(out, c.padded(m)...)
+		}
+	}
+	*buf = out
 	return out
+}
+
+// padded returns m with its alignment padding, as far as the buffer goes.
+func (c *control) padded(m *cmsgHdr) []byte {
+	return c.buf[m.off:min(m.off+int(c.l.align(m.len)), len(c.buf))]
 }
 
 // cmsgWriter writes control messages into a guest's control buffer as
@@ -273,18 +290,52 @@ func (w *cmsgWriter) put(level, typ int32, data []byte) error {
 	return nil
 }
 
-// WalkCmsgs calls fn with the level, type and data (cmsg_len minus the
-// header; it aliases buf) of each message of buf, a control buffer in the
-// layout of 64-bit programs, the host's, in order. It walks buf as Linux
-// walks the control buffer of a sendmsg (for_each_cmsghdr with CMSG_OK):
-// messages are read while a header fits, and a cmsg_len shorter than the
-// header or running past buf is EINVAL. It stops at fn's first error and
-// returns it.
-func WalkCmsgs(buf []byte, fn func(level, typ int32, data []byte) error) error {
+// Cmsg is one control message of a buffer: its level and type, and its
+// data (cmsg_len minus the header).
+type Cmsg struct {
+	Level, Type int32
+	Data        []byte
+}
+
+// WalkCmsgs calls fn with each message of buf, a control buffer in the
+// layout of 64-bit programs, the host's, in order; the data aliases buf. It
+// walks buf as Linux walks the control buffer of a sendmsg
+// (for_each_cmsghdr with CMSG_OK): messages are read while a header fits,
+// and a cmsg_len shorter than the header or running past buf is EINVAL. It
+// stops at fn's first error and returns it.
+func WalkCmsgs(buf []byte, fn func(m Cmsg) error) error {
 	l := ABI64.layout()
-	return l.walk(buf, func(m cmsg) error {
-		return fn(m.level, m.typ, buf[m.off+l.cmsgHdrSize:m.off+int(m.len)])
+	return l.walk(buf, func(m cmsgHdr) error {
+		return fn(Cmsg{Level: m.level, Type: m.typ, Data: buf[m.off+l.cmsgHdrSize : m.off+int(m.len)]})
 	})
+}
+
+// copyBack calls put, in order, for each message of buf (in l's layout)
+// that the series' sendmsg_copy_cmsg_to_user writes back to the caller:
+// every message of type SCM_ZC_NOTIFICATION, of any level
+// (cmsg_copy_to_user tests only the type), with its data, its zc_info
+// filled in place.
+func (l *layout) copyBack(buf []byte, put func(level, typ int32, data []byte) error) error {
+	return l.walk(buf, func(m cmsgHdr) error {
+		if m.typ != zerocopy.SCMZCNotification {
+			return nil
+		}
+		return put(m.level, m.typ, buf[m.off+l.cmsgHdrSize:m.off+int(m.len)])
+	})
+}
+
+// CopyBack is the series' copy-back on oob, the control buffer of a send by
+// a 64-bit Go caller whose SCM_ZC_NOTIFICATION messages were filled in
+// place: the messages copyBack selects are put_cmsg'd from the start of
+// oob, in order. It returns the bytes used, the new msg_controllen.
+func CopyBack(oob []byte) int {
+	w := 0
+	ABI64.layout().copyBack(oob, func(level, typ int32, data []byte) error {
+		used, _ := PutCmsg(oob[w:], level, typ, data)
+		w += used
+		return nil
+	})
+	return w
 }
 
 // PutCmsg writes a control message at the start of b, in the layout of

@@ -5,8 +5,6 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/hostarch"
-
-	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // RecvErrQueue performs recvmsg(2) with MSG_ERRQUEUE for the msghdr at
@@ -85,7 +83,6 @@ func (c *Call) RecvMMsgErrQueue(vecAddr hostarch.Addr, vlen, flags uint32, expir
 }
 
 // recvOne is ___sys_recvmsg with MSG_ERRQUEUE for the msghdr at msgAddr.
-// It returns the entry it received.
 func (c *Call) recvOne(sc *scratch, msgAddr hostarch.Addr, flags uint32) (int, error) {
 	h, err := sc.readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
@@ -95,55 +92,75 @@ func (c *Call) recvOne(sc *scratch, msgAddr hostarch.Addr, flags uint32) (int, e
 	if err != nil {
 		return 0, err
 	}
-	q := c.Sock.ErrorQueue()
-	if q == nil {
+	if !c.pop(sc) {
 		return 0, unix.EAGAIN
 	}
-	e, ok := q.Pop()
-	if !ok {
-		return 0, unix.EAGAIN
-	}
-	return c.recvErr(sc, msgAddr, &h, iov, total, flags, &e)
-}
-
-// recvErr writes e for RecvErrQueue.
-func (c *Call) recvErr(sc *scratch, msgAddr hostarch.Addr, h *msghdr, iov []hostarch.AddrRange, total int64, flags uint32, e *zerocopy.Entry) (int, error) {
-	l := c.ABI.layout()
-	msgFlags := flags & (unix.MSG_CMSG_CLOEXEC | MsgCmsgCompat)
-	copied := int64(len(e.Payload))
-	if copied > total {
-		msgFlags |= unix.MSG_TRUNC
-		copied = total
-	}
-	if err := c.writeIov(iov, e.Payload[:copied]); err != nil {
+	m := &sc.errMsg
+	copied := min(int64(len(m.Payload)), total)
+	if err := c.writeIov(iov, m.Payload[:copied]); err != nil {
 		return 0, err
 	}
-
-	family := c.Sock.Family()
-	var name []byte
-	if e.Dst.IsValid() {
-		name = zerocopy.AppendSockaddr(sc.name[:0], family, e.Dst.Addr(), e.Dst.Port())
-	}
-	var data [zerocopy.ErrCmsgDataLen6]byte
-	payload := zerocopy.AppendErrCmsgData(data[:0], family, e)
-	level, typ := zerocopy.ErrCmsgLevelType(family)
+	l := c.ABI.layout()
 	w := cmsgWriter{mem: c.Mem, sc: sc, l: l, addr: h.control, left: h.controllen}
 	// ip_recv_error ignores put_cmsg's error.
-	_ = w.put(level, typ, payload)
-	if w.ctrunc {
-		msgFlags |= unix.MSG_CTRUNC
-	}
-	msgFlags |= unix.MSG_ERRQUEUE
-
+	_ = w.put(m.Level, m.Type, m.Data)
 	if h.name != 0 {
-		if err := sc.moveAddrToUser(c.Mem, name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
+		if err := sc.moveAddrToUser(c.Mem, m.Name, hostarch.Addr(h.name), msgAddr+hostarch.Addr(l.offNamelen)); err != nil {
 			return 0, err
 		}
 	}
-	if err := c.putFlagsAndControllen(sc, msgAddr, msgFlags&^MsgCmsgCompat, w.used); err != nil {
+	msgFlags := m.Flags(total, w.ctrunc) | flags&unix.MSG_CMSG_CLOEXEC
+	if err := c.putFlagsAndControllen(sc, msgAddr, msgFlags, w.used); err != nil {
 		return 0, err
 	}
 	return int(copied), nil
+}
+
+// pop dequeues the head of the error queue into sc.errMsg, or returns false
+// if the queue is empty.
+func (c *Call) pop(sc *scratch) bool {
+	q := c.Sock.ErrorQueue()
+	if q == nil {
+		return false
+	}
+	e, ok := q.Pop()
+	if !ok {
+		return false
+	}
+	sc.errMsg.Build(c.Sock.Family(), &e)
+	return true
+}
+
+// RecvFromErrQueue performs recvfrom(2) with MSG_ERRQUEUE into the len
+// bytes at buf, as Linux's __sys_recvfrom with ip_recv_error or
+// ipv6_recv_error does: the buffer is checked first (import_ubuf: EFAULT
+// outside the user address range), then the head entry is removed (EAGAIN
+// if there is none), its payload copied, truncated to the buffer, and its
+// destination written to addr if that is not 0 (move_addr_to_user; length 0
+// for a zerocopy completion). The control message is lost for want of a
+// control buffer. As in Linux, an entry whose payload or address cannot be
+// written is consumed all the same (EFAULT).
+func (c *Call) RecvFromErrQueue(buf hostarch.Addr, length uint64, addr, addrLen hostarch.Addr) (int, error) {
+	ar, err := importBuffer(buf, length)
+	if err != nil {
+		return 0, err
+	}
+	sc := getScratch()
+	defer sc.release()
+	if !c.pop(sc) {
+		return 0, unix.EAGAIN
+	}
+	m := &sc.errMsg
+	n := min(uint64(len(m.Payload)), uint64(ar.Length()))
+	if err := copyOut(c.Mem, ar.Start, m.Payload[:n]); err != nil {
+		return 0, err
+	}
+	if addr != 0 {
+		if err := sc.moveAddrToUser(c.Mem, m.Name, addr, addrLen); err != nil {
+			return 0, err
+		}
+	}
+	return int(n), nil
 }
 
 // writeIov copies data into the iovecs in order (skb_copy_datagram_msg).
@@ -161,17 +178,11 @@ func (c *Call) writeIov(iov []hostarch.AddrRange, data []byte) error {
 	return nil
 }
 
-// MoveAddrToUser is Linux 6.18's move_addr_to_user, with which recvmsg and
+// moveAddrToUser is Linux 6.18's move_addr_to_user, with which recvmsg and
 // recvfrom return an address: it reads the length at ulen, writes len(name)
 // back to it unless it is negative, then copies min(length, len(name))
 // bytes of name to uaddr, or fails with EINVAL if the length was negative
 // and name is not empty; EFAULT if any access faults.
-func MoveAddrToUser(mem Memory, name []byte, uaddr, ulen hostarch.Addr) error {
-	sc := getScratch()
-	defer sc.release()
-	return sc.moveAddrToUser(mem, name, uaddr, ulen)
-}
-
 func (sc *scratch) moveAddrToUser(mem Memory, name []byte, uaddr, ulen hostarch.Addr) error {
 	b := sc.word[:4]
 	if err := copyIn(mem, ulen, b); err != nil {

@@ -273,3 +273,76 @@ func TestRecvMMsgMsgLenFault(t *testing.T) {
 		t.Errorf("the entry whose msg_len faulted is still queued; Linux consumes it")
 	}
 }
+
+// TestRecvFromErrQueue: recvfrom(MSG_ERRQUEUE) returns the payload,
+// truncated to the buffer, and the destination through move_addr_to_user;
+// the buffer is checked before the entry is taken, and faults after that
+// consume it.
+func TestRecvFromErrQueue(t *testing.T) {
+	v4 := netip.MustParseAddr("192.0.2.1")
+	icmp := zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.ECONNREFUSED), Origin: unix.SO_EE_ORIGIN_ICMP},
+		Offender: v4, Dst: netip.AddrPortFrom(v4, 7), Payload: []byte("hello")}
+	comp := zerocopy.Entry{Err: zerocopy.Completion{Lo: 1, Hi: 1}.ExtendedErr()}
+	sin := []byte{unix.AF_INET, 0, 0, 7, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	const noAddr = -1
+	for _, tt := range []struct {
+		name    string
+		entry   zerocopy.Entry
+		bufLen  uint64
+		buf     func(g *guest) hostarch.Addr
+		addrLen int32 // noAddr: addr is NULL
+		n       int
+		err     error
+		kept    bool
+		data    []byte
+		addr    []byte
+		gotLen  int32
+	}{
+		{name: "icmp with address", entry: icmp, bufLen: 16, addrLen: 16, n: 5, data: []byte("hello"), addr: sin, gotLen: 16},
+		{name: "truncated payload, short address", entry: icmp, bufLen: 3, addrLen: 4, n: 3, data: []byte("hel"), addr: sin[:4], gotLen: 16},
+		{name: "no address buffer", entry: icmp, bufLen: 16, addrLen: noAddr, n: 5, data: []byte("hello")},
+		{name: "completion: no payload, address length 0", entry: comp, bufLen: 16, addrLen: 16, gotLen: 0},
+		{name: "negative address length", entry: icmp, bufLen: 16, addrLen: -1 << 31, err: unix.EINVAL, data: []byte("hello")},
+		{name: "empty queue", bufLen: 16, addrLen: 16, err: unix.EAGAIN},
+		{name: "buffer outside the address range", entry: icmp, bufLen: 16, addrLen: 16, err: unix.EFAULT, kept: true,
+			buf: func(*guest) hostarch.Addr { return 1 << 63 }},
+		{name: "buffer unmapped", entry: icmp, bufLen: 16, addrLen: 16, err: unix.EFAULT,
+			buf: func(g *guest) hostarch.Addr { return g.hole() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuest(t, ABI64)
+			buf := g.put(filled(16))
+			if tt.buf != nil {
+				buf = tt.buf(g)
+			}
+			var addr, addrLen hostarch.Addr
+			if tt.addrLen != noAddr {
+				addr = g.put(filled(16))
+				addrLen = g.put(binary.LittleEndian.AppendUint32(nil, uint32(tt.addrLen)))
+			}
+			q := zerocopy.NewErrorQueue(zerocopy.QueueConfig{})
+			if tt.entry.Err.Origin != 0 {
+				q.Push(tt.entry)
+			}
+			c := &Call{Mem: g.mem, ABI: ABI64, Sock: &fakeSocket{family: unix.AF_INET, q: q}}
+			n, err := c.RecvFromErrQueue(buf, tt.bufLen, addr, addrLen)
+			if n != tt.n || err != tt.err {
+				t.Fatalf("got (%d, %v), want (%d, %v)", n, err, tt.n, tt.err)
+			}
+			if kept := q.Len() == 1; kept != tt.kept {
+				t.Errorf("entry kept: %v, want %v", kept, tt.kept)
+			}
+			if tt.data != nil {
+				if got := g.mem.read(buf, len(tt.data)+1); !bytes.Equal(got, append(tt.data, 0xaa)) {
+					t.Errorf("buffer %q", got)
+				}
+			}
+			if addr != 0 && err == nil {
+				gotLen := int32(binary.LittleEndian.Uint32(g.mem.read(addrLen, 4)))
+				if gotLen != tt.gotLen || !bytes.Equal(g.mem.read(addr, len(tt.addr)), tt.addr) {
+					t.Errorf("address %x, length %d; want %x, %d", g.mem.read(addr, len(tt.addr)), gotLen, tt.addr, tt.gotLen)
+				}
+			}
+		})
+	}
+}

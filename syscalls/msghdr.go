@@ -21,7 +21,7 @@ type msghdr struct {
 
 // readMsghdr reads the msghdr at addr (copy_msghdr_from_user,
 // get_compat_msghdr): EFAULT if any of it is unreadable.
-func (sc *scratch) readMsghdr(mem Memory, abi ABI, addr hostarch.Addr) (msghdr, error) {
+func (sc *scratch) readMsghdr(mem Reader, abi ABI, addr hostarch.Addr) (msghdr, error) {
 	l := abi.layout()
 	b := sc.hdr[:l.msghdrSize]
 	if err := copyIn(mem, addr, b); err != nil {
@@ -36,6 +36,30 @@ func (sc *scratch) readMsghdr(mem Memory, abi ABI, addr hostarch.Addr) (msghdr, 
 		controllen: l.getWord(b[l.offControllen:]),
 		flags:      binary.LittleEndian.Uint32(b[l.offFlags:]),
 	}, nil
+}
+
+// ReadMsgControl reads the msghdr of a 64-bit caller at addr and, if it is
+// not longer than limit, its control buffer: what a tracer shows of a
+// message. It returns EFAULT if either cannot be read and EMSGSIZE if the
+// control buffer is longer than limit; control is nil if msg_control is
+// NULL or msg_controllen 0.
+func ReadMsgControl(mem Reader, addr hostarch.Addr, limit uint64) (control []byte, controllen uint64, flags uint32, err error) {
+	sc := getScratch()
+	defer sc.release()
+	h, err := sc.readMsghdr(mem, ABI64, addr)
+	switch {
+	case err != nil:
+		return nil, 0, 0, err
+	case h.control == 0 || h.controllen == 0:
+		return nil, h.controllen, h.flags, nil
+	case h.controllen > limit:
+		return nil, h.controllen, h.flags, unix.EMSGSIZE
+	}
+	control = make([]byte, h.controllen)
+	if err := copyIn(mem, hostarch.Addr(h.control), control); err != nil {
+		return nil, h.controllen, h.flags, err
+	}
+	return control, h.controllen, h.flags, nil
 }
 
 // importMsg checks and imports the name and iovecs of h as __copy_msghdr
@@ -118,11 +142,11 @@ func (sc *scratch) importIovecs(mem Memory, abi ABI, addr hostarch.Addr, n int) 
 	return iov, int64(total), nil
 }
 
-// ImportBuffer checks a single buffer of a 64-bit caller as Linux's
+// importBuffer checks a single buffer of a 64-bit caller as Linux's
 // import_ubuf does for recvfrom and sendto: its length is truncated to
 // MaxRWCount, and a range that leaves the user address range (access_ok) is
 // EFAULT, before any other check of the call. It returns the range.
-func ImportBuffer(addr hostarch.Addr, n uint64) (hostarch.AddrRange, error) {
+func importBuffer(addr hostarch.Addr, n uint64) (hostarch.AddrRange, error) {
 	n = min(n, MaxRWCount)
 	if !ABI64.layout().accessOK(uint64(addr), n) {
 		return hostarch.AddrRange{}, unix.EFAULT

@@ -58,3 +58,39 @@ func TestImportIovecs(t *testing.T) {
 		})
 	}
 }
+
+// TestReadMsgControl: what a tracer reads of a msghdr, with Linux's limits
+// and faults.
+func TestReadMsgControl(t *testing.T) {
+	g := newGuest(t, ABI64)
+	ctl := g.cmsg(unix.SOL_SOCKET, 78, zcInfo(1))
+	for _, tt := range []struct {
+		name  string
+		hdr   func() hostarch.Addr
+		limit uint64
+		ctl   []byte
+		err   error
+	}{
+		{"control", func() hostarch.Addr {
+			return g.put(g.msghdr(msg{control: g.put(ctl), controllen: uint64(len(ctl)), flags: 0x40}))
+		}, 4096, ctl, nil},
+		{"no control", func() hostarch.Addr { return g.put(g.msghdr(msg{controllen: 8, flags: 0x40})) }, 4096, nil, nil},
+		{"over the limit", func() hostarch.Addr {
+			return g.put(g.msghdr(msg{control: g.put(ctl), controllen: uint64(len(ctl)), flags: 0x40}))
+		}, 8, nil, unix.EMSGSIZE},
+		{"control unmapped", func() hostarch.Addr {
+			return g.put(g.msghdr(msg{control: g.hole(), controllen: 16, flags: 0x40}))
+		}, 4096, nil, unix.EFAULT},
+		{"msghdr unmapped", g.hole, 4096, nil, unix.EFAULT},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, flags, err := ReadMsgControl(g.mem, tt.hdr(), tt.limit)
+			if err != tt.err || !reflect.DeepEqual(got, tt.ctl) {
+				t.Fatalf("got %x, %v; want %x, %v", got, err, tt.ctl, tt.err)
+			}
+			if err != unix.EFAULT && flags != 0x40 {
+				t.Errorf("flags %#x", flags)
+			}
+		})
+	}
+}

@@ -70,6 +70,16 @@ func (m *pageMem) CopyOutBytes(addr hostarch.Addr, src []byte) (int, error) {
 	return m.copy(addr, src, true)
 }
 
+// CheckWritable implements Memory.CheckWritable.
+func (m *pageMem) CheckWritable(addr hostarch.Addr, n uint64) error {
+	for p := uint64(addr) / hostarch.PageSize; p <= (uint64(addr)+n-1)/hostarch.PageSize; p++ {
+		if pg, ok := m.pages[p]; !ok || pg.readOnly {
+			return linuxerr.EFAULT
+		}
+	}
+	return nil
+}
+
 // write stores b at addr, bypassing protections; the pages must be mapped.
 func (m *pageMem) write(addr hostarch.Addr, b []byte) {
 	for i := range b {

@@ -5,6 +5,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/hostarch"
+
+	"github.com/zcstack/zcstack/zerocopy"
 )
 
 // scratch is the memory one socket call works in: the guest structures it
@@ -29,6 +31,8 @@ type scratch struct {
 	// cmsg holds a control message being written.
 	cmsg []byte
 	send Send
+	// errMsg is the error-queue message a receive writes.
+	errMsg zerocopy.ErrMsg
 }
 
 // seg is one iovec as the guest wrote it.
@@ -59,6 +63,7 @@ func (s *scratch) release() {
 		s.cmsg = nil
 	}
 	s.send = Send{}
+	s.errMsg = zerocopy.ErrMsg{}
 	scratchPool.Put(s)
 }
 

@@ -85,27 +85,17 @@ func (c *Call) checkFlags(flags uint32) error {
 
 // SendMsg performs sendmsg(2) for the msghdr at msgAddr with the
 // SCM_ZC_NOTIFICATION series: it reads and checks the message in Linux's
-// order (see readMsghdr, importMsg and readControl for the errnos),
-// validates each SCM_ZC_NOTIFICATION message (zerocopy.Notify.Add: EINVAL
-// if SO_ZEROCOPY is off, then the zc_info rules; and EINVAL on an RDS
-// socket) before anything is sent, takes completions from the error queue
-// for them, calls send, and after a successful send writes the filled
-// messages back into msg_control and msg_controllen and msg_flags into the
-// msghdr (copyBack). If send fails or the write-back faults, the
-// completions go back to the front of the queue.
+// order (readMsghdr, importMsg, readControl), validates every
+// SCM_ZC_NOTIFICATION message before anything is sent, and sends it with
+// its completions (sendOne).
 func (c *Call) SendMsg(msgAddr hostarch.Addr, flags uint32, send SendFunc) (int, error) {
 	if err := c.checkFlags(flags); err != nil {
 		return 0, err
 	}
 	sc := getScratch()
 	defer sc.release()
-	tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
-	n, _, err := c.sendOne(sc, msgAddr, flags, 0, &tx, send)
-	if err != nil {
-		return 0, err
-	}
-	tx.Commit()
-	return n, nil
+	n, _, err := c.sendOne(sc, msgAddr, flags, 0, nil, send)
+	return n, err
 }
 
 // SendMMsg performs sendmmsg(2) for vlen mmsghdrs at vecAddr as
@@ -133,17 +123,12 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 			f = flags
 		}
 		entry := vecAddr + hostarch.Addr(sent*l.mmsghdrSize)
-		tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
-		n, left, serr := c.sendOne(sc, entry, f, unix.MSG_EOR, &tx, send)
-		if err = serr; err != nil {
+		lenAddr := entry + hostarch.Addr(l.offMsgLen)
+		var left bool
+		_, left, err = c.sendOne(sc, entry, f, unix.MSG_EOR, &lenAddr, send)
+		if err != nil {
 			break
 		}
-		binary.LittleEndian.PutUint32(sc.word[:], uint32(n))
-		if err = copyOut(c.Mem, entry+hostarch.Addr(l.offMsgLen), sc.word[:4]); err != nil {
-			tx.Abort()
-			break
-		}
-		tx.Commit()
 		sent++
 		if left {
 			break
@@ -155,11 +140,17 @@ func (c *Call) SendMMsg(vecAddr hostarch.Addr, vlen, flags uint32, send SendFunc
 	return 0, err
 }
 
-// sendOne is ___sys_sendmsg plus the series' copy-back for one msghdr, with
-// tx the message's notification. It returns the bytes sent and whether data
-// was left unsent; allowed is allowed_msghdr_flags. On success the caller
-// commits tx, or aborts it if it then fails.
-func (c *Call) sendOne(sc *scratch, msgAddr hostarch.Addr, flags, allowed uint32, tx *zerocopy.Notify, send SendFunc) (n int, left bool, err error) {
+// sendOne is ___sys_sendmsg plus the series' copy-back for one msghdr. It
+// returns the bytes sent and whether data was left unsent; allowed is
+// allowed_msghdr_flags, and lenAddr, for sendmmsg, where the bytes sent are
+// written after the copy-back.
+//
+// The copy-back's destination (the messages' bytes in msg_control, and
+// msg_controllen and msg_flags) is checked for writing before anything is
+// taken or sent: a buffer that cannot be written fails the call with EFAULT
+// before the data goes out, where the series fails it after (and loses the
+// completions).
+func (c *Call) sendOne(sc *scratch, msgAddr hostarch.Addr, flags, allowed uint32, lenAddr *hostarch.Addr, send SendFunc) (n int, left bool, err error) {
 	h, err := sc.readMsghdr(c.Mem, c.ABI, msgAddr)
 	if err != nil {
 		return 0, false, err
@@ -183,6 +174,7 @@ func (c *Call) sendOne(sc *scratch, msgAddr hostarch.Addr, flags, allowed uint32
 	// Validate every SCM_ZC_NOTIFICATION message before taking anything
 	// (the series takes completions message by message and loses them
 	// when a later message is invalid).
+	tx := zerocopy.NewNotify(c.Sock.ErrorQueue(), c.Sock.ZerocopyEnabled())
 	if ctl != nil {
 		for i := range ctl.msgs {
 			cm := &ctl.msgs[i]
@@ -196,47 +188,64 @@ func (c *Call) sendOne(sc *scratch, msgAddr hostarch.Addr, flags, allowed uint32
 				return 0, false, err
 			}
 		}
-		if sc.rest = ctl.rest(sc.rest[:0]); len(sc.rest) > 0 {
-			m.Control = sc.rest
+		m.Control = ctl.rest(&sc.rest)
+		if tx.Messages() > 0 {
+			if err := c.checkCopyBack(msgAddr, &h, ctl); err != nil {
+				return 0, false, err
+			}
 		}
 	}
-	tx.Take()
-	n, err = send(m)
-	if err != nil {
-		tx.Abort()
+	n, err = tx.Send(func() (int, error) { return send(m) }, func(n int) error {
+		if tx.Messages() > 0 {
+			if err := c.copyBack(sc, msgAddr, &h, ctl, flags); err != nil {
+				return err
+			}
+		}
+		if lenAddr == nil {
+			return nil
+		}
+		binary.LittleEndian.PutUint32(sc.word[:], uint32(n))
+		return copyOut(c.Mem, *lenAddr, sc.word[:4])
+	})
+	if n == 0 && err != nil {
 		return 0, false, err
-	}
-	if tx.Messages() > 0 {
-		tx.Fill()
-		if err := c.copyBack(sc, msgAddr, &h, ctl, flags); err != nil {
-			tx.Abort()
-			return 0, false, err
-		}
 	}
 	return n, int64(n) < total, nil
 }
 
 // copyBack is the series' sendmsg_copy_cmsg_to_user, written into the
-// caller's own layout: every message of type SCM_ZC_NOTIFICATION (of any
-// level, as cmsg_copy_to_user tests only the type) is put_cmsg'd from the
-// start of msg_control with its whole original payload (zc_info filled in
-// place) and unchanged cmsg_len, then msg_flags gets flags and
-// msg_controllen the bytes advanced. As in the series, MSG_CTRUNC from
-// put_cmsg is not written back (it cannot happen: the messages come from
-// the same buffer).
+// caller's own layout: the messages the rule of layout.copyBack selects are
+// put_cmsg'd from the start of msg_control with their whole original payload
+// and unchanged cmsg_len, then msg_flags gets flags and msg_controllen the
+// bytes advanced. As in the series, MSG_CTRUNC from put_cmsg is not written
+// back (it cannot happen: the messages come from the same buffer).
 func (c *Call) copyBack(sc *scratch, msgAddr hostarch.Addr, h *msghdr, ctl *control, flags uint32) error {
-	l := ctl.l
-	w := cmsgWriter{mem: c.Mem, sc: sc, l: l, addr: h.control, left: h.controllen}
-	for i := range ctl.msgs {
-		cm := &ctl.msgs[i]
-		if cm.typ != zerocopy.SCMZCNotification {
-			continue
+	w := cmsgWriter{mem: c.Mem, sc: sc, l: ctl.l, addr: h.control, left: h.controllen}
+	if err := ctl.l.copyBack(ctl.buf, w.put); err != nil {
+		return err
+	}
+	return c.putFlagsAndControllen(sc, msgAddr, flags, w.used)
+}
+
+// checkCopyBack checks that copyBack can write everything it will write:
+// the bytes of msg_control its messages take, then msg_flags and
+// msg_controllen. It writes nothing.
+func (c *Call) checkCopyBack(msgAddr hostarch.Addr, h *msghdr, ctl *control) error {
+	var end, left uint64 = 0, h.controllen
+	ctl.l.copyBack(ctl.buf, func(_, _ int32, data []byte) error {
+		if cmlen, adv, _, ok := ctl.l.fitCmsg(len(data), left); ok {
+			end = h.controllen - left + cmlen
+			left -= adv
 		}
-		if err := w.put(cm.level, cm.typ, ctl.data(cm)); err != nil {
+		return nil
+	})
+	if end > 0 {
+		if err := checkWritable(c.Mem, hostarch.Addr(h.control), end); err != nil {
 			return err
 		}
 	}
-	return c.putFlagsAndControllen(sc, msgAddr, flags, w.used)
+	l := c.ABI.layout()
+	return checkWritable(c.Mem, msgAddr+hostarch.Addr(l.offControllen), uint64(l.offFlags+4-l.offControllen))
 }
 
 // putFlagsAndControllen writes msg_flags, then msg_controllen, into the

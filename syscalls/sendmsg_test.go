@@ -131,6 +131,17 @@ func TestSendMsgZC(t *testing.T) {
 			return want{n: 5, ctl: cat(back, old[len(back):]), controllen: uint64(len(back)), rest: tosMsg(g)}
 		},
 	}, {
+		name: "messages around the notification are passed on together", queue: 1,
+		ctl: func(g *guest) []byte {
+			return cat(tosMsg(g), zc(g, 1), g.cmsg(tos, unix.IP_TTL, []byte{64, 0, 0, 0}))
+		},
+		want: func(g *guest) want {
+			back := zcBack(g, 1, comp(1)...)
+			ttl := g.cmsg(tos, unix.IP_TTL, []byte{64, 0, 0, 0})
+			old := cat(tosMsg(g), zc(g, 1), ttl)
+			return want{n: 5, ctl: cat(back, old[len(back):]), controllen: uint64(len(back)), rest: cat(tosMsg(g), ttl)}
+		},
+	}, {
 		name: "type 78 of another level is copied back too (seed)", queue: 1,
 		ctl: func(g *guest) []byte {
 			return cat(zc(g, 1), g.cmsg(unix.IPPROTO_TCP, zerocopy.SCMZCNotification, []byte{9, 9, 9, 9, 9}))
@@ -150,10 +161,10 @@ func TestSendMsgZC(t *testing.T) {
 		name: "unpadded last message", queue: 1,
 		ctl: func(g *guest) []byte {
 			b := zc(g, 1)
-			return b[:g.abi.layout().cmsgLen(zerocopy.ZCInfoLen(1))]
+			return b[:g.abi.layout().cmsgLen((zerocopy.ZCInfoHeaderSize + 1*zerocopy.ZCInfoElemSize))]
 		},
 		want: func(g *guest) want {
-			b := zcBack(g, 1, comp(1)...)[:g.abi.layout().cmsgLen(zerocopy.ZCInfoLen(1))]
+			b := zcBack(g, 1, comp(1)...)[:g.abi.layout().cmsgLen((zerocopy.ZCInfoHeaderSize + 1*zerocopy.ZCInfoElemSize))]
 			return want{n: 5, ctl: b, controllen: uint64(len(b))}
 		},
 	}, {
@@ -307,41 +318,61 @@ func TestSendMsgZC(t *testing.T) {
 	}
 }
 
+// TestSendMsgCopyBackFaults: a copy-back destination that cannot be written
+// fails the call with EFAULT before anything is sent or taken; one that
+// stops being writable while the send runs (another thread's mprotect)
+// fails it after the send, with the completions back in the queue.
 func TestSendMsgCopyBackFaults(t *testing.T) {
 	for _, abi := range []ABI{ABI64, ABICompat} {
 		for _, where := range []string{"msghdr", "control"} {
-			t.Run(abi.String()+"/"+where, func(t *testing.T) {
-				g := newGuest(t, abi)
-				data := g.put([]byte("hello"))
-				ctlBytes := g.cmsg(unix.SOL_SOCKET, zerocopy.SCMZCNotification, zcInfo(2))
-				m := msg{iov: g.put(g.iovecs(uint64(data), 5)), iovlen: 1, controllen: uint64(len(ctlBytes))}
-				var hdr hostarch.Addr
-				if where == "control" {
-					m.control = g.beforeHole(len(ctlBytes))
-					g.mem.write(m.control, ctlBytes)
-					g.mem.protect(m.control, true)
-					hdr = g.put(g.msghdr(m))
-				} else {
-					m.control = g.put(ctlBytes)
-					hb := g.msghdr(m)
-					hdr = g.beforeHole(len(hb))
-					g.mem.write(hdr, hb)
-					g.mem.protect(hdr, true)
+			for _, during := range []bool{false, true} {
+				name := abi.String() + "/" + where + "/before"
+				if during {
+					name = abi.String() + "/" + where + "/during the send"
 				}
-				sock := &fakeSocket{family: unix.AF_INET6, zc: true, q: queueIDs(3)}
-				sent := 0
-				c := &Call{Mem: g.mem, ABI: abi, Sock: sock}
-				n, err := c.SendMsg(hdr, 0, func(m *Send) (int, error) {
-					sent++
-					return int(m.Len), nil
+				t.Run(name, func(t *testing.T) {
+					g := newGuest(t, abi)
+					data := g.put([]byte("hello"))
+					ctlBytes := g.cmsg(unix.SOL_SOCKET, zerocopy.SCMZCNotification, zcInfo(2))
+					m := msg{iov: g.put(g.iovecs(uint64(data), 5)), iovlen: 1, controllen: uint64(len(ctlBytes))}
+					var hdr, ro hostarch.Addr
+					if where == "control" {
+						m.control = g.beforeHole(len(ctlBytes))
+						g.mem.write(m.control, ctlBytes)
+						hdr = g.put(g.msghdr(m))
+						ro = m.control
+					} else {
+						m.control = g.put(ctlBytes)
+						hb := g.msghdr(m)
+						hdr = g.beforeHole(len(hb))
+						g.mem.write(hdr, hb)
+						ro = hdr
+					}
+					if !during {
+						g.mem.protect(ro, true)
+					}
+					sock := &fakeSocket{family: unix.AF_INET6, zc: true, q: queueIDs(3)}
+					sent := 0
+					c := &Call{Mem: g.mem, ABI: abi, Sock: sock}
+					n, err := c.SendMsg(hdr, 0, func(m *Send) (int, error) {
+						sent++
+						if during {
+							g.mem.protect(ro, true)
+						}
+						return int(m.Len), nil
+					})
+					wantSent := 0
+					if during {
+						wantSent = 1
+					}
+					if n != 0 || err != unix.EFAULT || sent != wantSent {
+						t.Errorf("got (%d, %v) after %d sends, want EFAULT after %d", n, err, sent, wantSent)
+					}
+					if left := drain(sock.q); !reflect.DeepEqual(left, comp(1, 2, 3)) {
+						t.Errorf("queue %v, want all three in order", left)
+					}
 				})
-				if n != 0 || err != unix.EFAULT || sent != 1 {
-					t.Errorf("got (%d, %v) after %d sends, want EFAULT after the send", n, err, sent)
-				}
-				if left := drain(sock.q); !reflect.DeepEqual(left, comp(1, 2, 3)) {
-					t.Errorf("queue %v, want all three back in order", left)
-				}
-			})
+			}
 		}
 	}
 }

@@ -6,14 +6,14 @@ import (
 )
 
 // SendTo performs sendto(2) for a 64-bit caller as Linux's __sys_sendto
-// does: the buffer is checked first (ImportBuffer: EFAULT outside the user
+// does: the buffer is checked first (importBuffer: EFAULT outside the user
 // address range, the length truncated to MaxRWCount), then the address if
 // addr is not NULL (move_addr_to_kernel: EINVAL for a length below 0 or
 // above SizeofSockaddrStorage, EFAULT if unreadable), and send gets the
 // message with the flags less MSG_INTERNAL_SENDMSG_FLAGS, plus
 // MSG_DONTWAIT for a non-blocking file. Its result is the call's.
 func (c *Call) SendTo(buf hostarch.Addr, n uint64, flags uint32, addr hostarch.Addr, addrLen int32, send SendFunc) (int, error) {
-	ar, err := ImportBuffer(buf, n)
+	ar, err := importBuffer(buf, n)
 	if err != nil {
 		return 0, err
 	}

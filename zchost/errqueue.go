@@ -7,19 +7,23 @@ import (
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
-// Refill moves the entries of the host socket's error queue into the
-// guest's, in the host's order: each completion of host ids completes the
-// guest sends that took them and have no other host id left (in id order),
-// and every other entry (ICMP and local errors) is queued as the host
-// returned it. It is the error queue's Refill, which runs before every
-// read of the queue.
-func (s *State) Refill() {
+// Refill moves entries of the host socket's error queue into the guest's,
+// in the host's order: each completion of host ids completes the guest
+// sends that took them and have no other host id left (in id order), and
+// every other entry (ICMP and local errors) is queued as the host returned
+// it. It is the error queue's Refill: with all, it moves every entry, else
+// only as many as it takes for the guest's queue to hold one (what a Pop
+// reads). The host sets and clears the socket error (sk_err, SO_ERROR) as
+// its own queue is read (sock_dequeue_err_skb), so that moving no more than
+// the guest reads keeps the socket error where Linux has it after each of
+// the guest's reads.
+func (s *State) Refill(all bool) {
 	fd := s.fd()
 	if fd < 0 {
 		return
 	}
 	s.mu.Lock()
-	rel := s.refillLocked(fd, nil)
+	rel := s.refillLocked(fd, nil, all)
 	s.mu.Unlock()
 	runAll(rel)
 }
@@ -30,9 +34,9 @@ func (s *State) Refill() {
 // the sends it finished, for the caller to run without the lock.
 //
 // +checklocks:s.mu
-func (s *State) refillLocked(fd int, failed *Tx) []func() {
+func (s *State) refillLocked(fd int, failed *Tx, all bool) []func() {
 	var rel []func()
-	for {
+	for all || s.queue.Len() == 0 {
 		e, ok := s.sc.recvErr(fd, s.family)
 		if !ok {
 			return rel
@@ -59,6 +63,7 @@ func (s *State) refillLocked(fd int, failed *Tx) []func() {
 		s.countCompleted(len(s.done), c.Copied)
 		clear(s.done)
 	}
+	return rel
 }
 
 // covers reports whether id is in the range of c.
@@ -83,13 +88,16 @@ func (sc *scratch) recvErr(fd, family int) (zerocopy.Entry, bool) {
 		}
 		var e zerocopy.Entry
 		found := false
-		level, typ := zerocopy.ErrCmsgLevelType(family)
+		level, typ := int32(unix.SOL_IP), int32(unix.IP_RECVERR)
+		if family == unix.AF_INET6 {
+			level, typ = unix.SOL_IPV6, unix.IPV6_RECVERR
+		}
 		// Walking what the host wrote cannot fail: it is well formed.
-		_ = syscalls.WalkCmsgs(ctl, func(l, t int32, data []byte) error {
-			if found || l != level || t != typ {
+		_ = syscalls.WalkCmsgs(ctl, func(m syscalls.Cmsg) error {
+			if found || m.Level != level || m.Type != typ {
 				return nil
 			}
-			e.Err, e.Offender, found = zerocopy.ParseErrCmsgData(data)
+			e.Err, e.Offender, found = zerocopy.ParseErrCmsgData(m.Data)
 			return nil
 		})
 		if !found {

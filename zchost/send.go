@@ -30,7 +30,7 @@ type Tx struct {
 // socket (see refillHostIDs). The caller must End the send.
 func (s *State) Begin() (*Tx, error) {
 	if s.hostIDs() >= refillHostIDs {
-		s.Refill()
+		s.Refill(true)
 		if s.hostIDs() >= maxHostIDs {
 			return nil, unix.ENOBUFS
 		}
@@ -89,7 +89,7 @@ func (tx *Tx) Send(iov []unix.Iovec, to, control []byte, flags int) (int, error)
 	if s.zerocopy.Load() {
 		pending := tx.pending
 		if !tookID(n, err, dgram) && err != unix.EAGAIN && dgram {
-			rel = s.refillLocked(fd, tx)
+			rel = s.refillLocked(fd, tx, true)
 		}
 		switch {
 		case tookID(n, err, dgram):

@@ -38,9 +38,10 @@ type Config struct {
 	QueueLimit int
 	// Stats, if not nil, counts the socket's zerocopy events.
 	Stats *zerocopy.Stats
-	// Notify wakes the socket's POLLERR waiters (Linux sk_error_report).
-	// It may be called with State.mu held and must not call the State.
-	Notify func()
+	// ErrorReport wakes the socket's POLLERR waiters (Linux
+	// sk_error_report). It may be called with State.mu held and must not
+	// call the State.
+	ErrorReport func()
 }
 
 // State is the zerocopy state of one host socket: SO_ZEROCOPY, the guest's
@@ -75,10 +76,10 @@ type State struct {
 func New(cfg Config) *State {
 	s := &State{family: cfg.Family, stype: cfg.Type, fd: cfg.FD, stats: cfg.Stats}
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
-		Limit:  cfg.QueueLimit,
-		Notify: cfg.Notify,
-		Refill: s.Refill,
-		Stats:  cfg.Stats,
+		Limit:       cfg.QueueLimit,
+		ErrorReport: cfg.ErrorReport,
+		Refill:      s.Refill,
+		Stats:       cfg.Stats,
 	})
 	// The host orders errors and completions: none is held back.
 	s.sender = zerocopy.NewSender(s.queue, false)
@@ -113,6 +114,11 @@ func (s *State) SetZerocopy(v int32) error {
 	s.zerocopy.Store(v != 0)
 	return nil
 }
+
+// PurgeErrors removes the ICMP and local errors from the error queue and
+// keeps the completions, as Linux's skb_errqueue_purge does when IP_RECVERR
+// or IPV6_RECVERR is turned off; the host purges its own queue.
+func (s *State) PurgeErrors() { s.sender.PurgeErrors() }
 
 // Close releases the buffers of the sends whose host ids have not
 // completed, when the socket is released: nothing is read from the host

@@ -167,7 +167,7 @@ func readAll(t testing.TB, rx, n int) []byte {
 // host socket is fd, and moved them into the error queue.
 func waitHost(t testing.TB, s *State, fd int) {
 	t.Helper()
-	for s.Refill(); s.hostIDs() > 0; s.Refill() {
+	for s.Refill(true); s.hostIDs() > 0; s.Refill(true) {
 		waitFor(t, fd, 0) // POLLERR: the host queued a completion
 	}
 }
@@ -292,26 +292,37 @@ func TestHeldUntilHostCompletes(t *testing.T) {
 	}
 }
 
+// closedPort returns a UDP socket of family with IP_RECVERR (IPV6_RECVERR)
+// connected to a loopback port nobody listens on, and the port: each
+// datagram it sends earns an ICMP port unreachable.
+func closedPort(t testing.TB, family int) (fd, port int) {
+	t.Helper()
+	tx, rx := pair(t, family, unix.SOCK_DGRAM, 0)
+	port = portOf(t, rx)
+	unix.Close(rx)
+	level, name := unix.SOL_IP, unix.IP_RECVERR
+	if family == unix.AF_INET6 {
+		level, name = unix.SOL_IPV6, unix.IPV6_RECVERR
+	}
+	if err := unix.SetsockoptInt(tx, level, name, 1); err != nil {
+		t.Fatal(err)
+	}
+	return tx, port
+}
+
 // TestErrorsInOrder: a datagram to a closed port queues its completion and
 // then the ICMP error, which come out in the host's order, the ICMP error
 // as the host returned it.
 func TestErrorsInOrder(t *testing.T) {
 	for _, family := range families {
-		tx, rx := pair(t, family, unix.SOCK_DGRAM, 0)
-		port := portOf(t, rx)
-		unix.Close(rx)
-		if family == unix.AF_INET {
-			unix.SetsockoptInt(tx, unix.SOL_IP, unix.IP_RECVERR, 1)
-		} else {
-			unix.SetsockoptInt(tx, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
-		}
+		tx, port := closedPort(t, family)
 		s := newState(t, tx, family, unix.SOCK_DGRAM, nil)
 		released := 0
 		// Reading the host's queue clears the socket error the ICMP error
 		// set (sock_dequeue_err_skb), which would fail the next send.
 		for i, p := range []string{"0123456789", "abc"} {
 			sendAll(t, s, &released, []byte(p))
-			for s.Refill(); s.ErrorQueue().Len() < 2*(i+1); s.Refill() {
+			for s.Refill(true); s.ErrorQueue().Len() < 2*(i+1); s.Refill(true) {
 				waitFor(t, tx, 0)
 			}
 		}
@@ -566,5 +577,43 @@ func TestUnreadCompletions(t *testing.T) {
 	}
 	if n := s.ErrorQueue().Len(); n != 1 {
 		t.Errorf("%d error queue entries, want the completions coalesced in one", n)
+	}
+}
+
+// TestSocketErrorFollowsReads: the host sets and clears the socket error as
+// its error queue is read (sock_dequeue_err_skb), so a read of the guest's
+// queue moves no more of the host's than it reads: SO_ERROR after each read
+// is the errno of the next entry if that is an ICMP error, else 0, as on
+// Linux.
+func TestSocketErrorFollowsReads(t *testing.T) {
+	for _, family := range families {
+		tx, _ := closedPort(t, family)
+		s := newState(t, tx, family, unix.SOCK_DGRAM, nil)
+		released := 0
+		for range 2 {
+			sendAll(t, s, &released, []byte("x"))
+			// Wait for the ICMP error: it sets the socket error, which
+			// reading it clears.
+			for {
+				if e, _ := unix.GetsockoptInt(tx, unix.SOL_SOCKET, unix.SO_ERROR); e == int(unix.ECONNREFUSED) {
+					break
+				}
+				waitFor(t, tx, 0)
+			}
+		}
+		// The host's queue holds [c0, icmp, c1, icmp].
+		var got []string
+		for e, ok := s.ErrorQueue().Pop(); ok; e, ok = s.ErrorQueue().Pop() {
+			so, _ := unix.GetsockoptInt(tx, unix.SOL_SOCKET, unix.SO_ERROR)
+			what := "icmp"
+			if _, ok := e.Completion(); ok {
+				what = "completion"
+			}
+			got = append(got, what+" "+unix.ErrnoName(unix.Errno(so)))
+		}
+		want := []string{"completion ECONNREFUSED", "icmp ", "completion ECONNREFUSED", "icmp "}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("family %d: reads and SO_ERROR after each %q, want %q", family, got, want)
+		}
 	}
 }

@@ -8,9 +8,10 @@
 // POLLERR, and the mapping of socket(2) arguments and netstack errors to
 // Linux's numbers.
 //
-// It knows nothing of guest memory or of the sentry: stack/ and sentry/
-// each hold a State per socket and call it from their own send and receive
-// paths.
+// stack/ and sentry/ each hold a State per socket. For the sentry, State's
+// SendMsg and SendMMsg put a guest's message syscalls (syscalls/) and the
+// numbering of its sends together, with the send itself left to the
+// caller; it knows nothing else of guest memory or of the sentry.
 //
 // References: net/core/sock.c sk_setsockopt (SO_ZEROCOPY), net/core/skbuff.c
 // sock_dequeue_err_skb, net/ipv4/af_inet.c inet_create, net/ipv4/ip_output.c

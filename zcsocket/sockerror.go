@@ -9,10 +9,10 @@ import (
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
-// EntryFromSockError converts an entry of netstack's error queue to the
+// entryFromSockError converts an entry of netstack's error queue to the
 // entry Linux's recvmsg(MSG_ERRQUEUE) returns for it. It copies the payload
 // and does not release it.
-func EntryFromSockError(se *tcpip.SockError) zerocopy.Entry {
+func entryFromSockError(se *tcpip.SockError) zerocopy.Entry {
 	e := zerocopy.Entry{
 		Err: unix.SockExtendedErr{
 			Errno:  uint32(Errno(se.Err)),
@@ -21,7 +21,7 @@ func EntryFromSockError(se *tcpip.SockError) zerocopy.Entry {
 			Code:   se.Cause.Code(),
 			Info:   se.Cause.Info(),
 		},
-		Dst: addrPort(se.Dst),
+		Dst: AddrPort(se.Dst),
 	}
 	if se.Offender.Addr.Len() != 0 {
 		e.Offender, _ = netip.AddrFromSlice(se.Offender.Addr.AsSlice())
@@ -46,8 +46,8 @@ func originToLinux(o tcpip.SockErrOrigin) uint8 {
 	}
 }
 
-// addrPort converts a netstack address; the zero AddrPort if it has none.
-func addrPort(fa tcpip.FullAddress) netip.AddrPort {
+// AddrPort converts a netstack address; the zero AddrPort if it has none.
+func AddrPort(fa tcpip.FullAddress) netip.AddrPort {
 	a, _ := netip.AddrFromSlice(fa.Addr.AsSlice())
 	return netip.AddrPortFrom(a, fa.Port)
 }

@@ -26,7 +26,7 @@ func (c cause) Info() uint32                { return c.info }
 func TestEntryFromSockError(t *testing.T) {
 	payload := buffer.NewViewWithData([]byte("datagram"))
 	defer payload.Release()
-	e := EntryFromSockError(&tcpip.SockError{
+	e := entryFromSockError(&tcpip.SockError{
 		Err:      &tcpip.ErrConnectionRefused{},
 		Cause:    cause{origin: tcpip.SockExtErrorOriginICMP, typ: 3, code: 3, info: 7},
 		Payload:  payload,
@@ -45,7 +45,7 @@ func TestEntryFromSockError(t *testing.T) {
 		t.Errorf("Payload %q, isICMP %v", e.Payload, e.IsICMP())
 	}
 
-	local := EntryFromSockError(&tcpip.SockError{
+	local := entryFromSockError(&tcpip.SockError{
 		Err:      &tcpip.ErrMessageTooLong{},
 		Cause:    cause{origin: tcpip.SockExtErrorOriginLocal, info: 70000},
 		NetProto: ipv6.ProtocolNumber,

@@ -1,7 +1,6 @@
 package zcsocket
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -24,15 +23,16 @@ type Config struct {
 	QueueLimit int
 	// Stats, if not nil, counts the socket's zerocopy events.
 	Stats *zerocopy.Stats
-	// Notify wakes the socket's POLLERR waiters (Linux sk_error_report).
-	// It is called without the State's locks held.
-	Notify func()
+	// ErrorReport wakes the socket's POLLERR waiters (Linux
+	// sk_error_report). It is called without the State's locks held.
+	ErrorReport func()
 }
 
 // State is the zerocopy state of one netstack socket: SO_ZEROCOPY, the
 // MSG_ZEROCOPY id counter (zerocopy.Sender) and the error queue
 // (zerocopy.ErrorQueue), which once the State exists is the only error
-// queue the socket's user reads. It is safe for concurrent use.
+// queue the socket's user reads: every read of it first moves netstack's
+// errors in. It is safe for concurrent use.
 type State struct {
 	ep     tcpip.Endpoint
 	family int
@@ -42,20 +42,22 @@ type State struct {
 	zerocopy atomic.Bool
 	queue    *zerocopy.ErrorQueue
 	sender   *zerocopy.Sender
-
-	// drainMu keeps netstack's errors in order while they move to queue.
-	drainMu sync.Mutex
+	// nextErr is netstackErr, made once so that a drain does not
+	// allocate it.
+	nextErr func() (zerocopy.Entry, bool)
 }
 
 // New returns the zerocopy state of the socket whose endpoint is ep, with
 // SO_ZEROCOPY off and an empty error queue.
 func New(ep tcpip.Endpoint, cfg Config) *State {
 	s := &State{ep: ep, family: cfg.Family, stype: cfg.Type}
+	s.nextErr = s.netstackErr
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
-		Limit:      cfg.QueueLimit,
-		Notify:     cfg.Notify,
-		SetSockErr: s.SetSockErr,
-		Stats:      cfg.Stats,
+		Limit:       cfg.QueueLimit,
+		ErrorReport: cfg.ErrorReport,
+		Refill:      func(bool) { s.drain() },
+		SetSockErr:  s.SetSockErr,
+		Stats:       cfg.Stats,
 	})
 	// A datagram's completion comes before the ICMP error it causes.
 	s.sender = zerocopy.NewSender(s.queue, cfg.Type == unix.SOCK_DGRAM)
@@ -68,36 +70,51 @@ func (s *State) Family() int { return s.family }
 // ZerocopyEnabled reports SO_ZEROCOPY.
 func (s *State) ZerocopyEnabled() bool { return s.zerocopy.Load() }
 
-// SetZerocopy sets SO_ZEROCOPY. The value is not checked: Linux takes 0 or
-// 1 on TCP and UDP sockets.
+// SetZerocopy sets SO_ZEROCOPY.
 func (s *State) SetZerocopy(on bool) { s.zerocopy.Store(on) }
 
-// ErrorQueue returns the socket's error queue. Read it after Drain, so that
-// netstack's errors are there too.
+// ZerocopyValue checks a value for setsockopt(SO_ZEROCOPY) on a TCP or UDP
+// socket: 0 or 1 (sk_setsockopt), else EINVAL.
+func ZerocopyValue(v int32) (on bool, err error) {
+	if v != 0 && v != 1 {
+		return false, unix.EINVAL
+	}
+	return v == 1, nil
+}
+
+// ErrorQueue returns the socket's error queue. Its reads (Pop, Take) move
+// netstack's pending errors in first.
 func (s *State) ErrorQueue() *zerocopy.ErrorQueue { return s.queue }
 
-// NextID returns the id the next MSG_ZEROCOPY send that sends data takes.
-func (s *State) NextID() uint32 { return s.sender.NextID() }
-
-// Drain moves the errors netstack has queued (IP_RECVERR, IPV6_RECVERR) to
+// drain moves the errors netstack has queued (IP_RECVERR, IPV6_RECVERR) to
 // the error queue, in order, behind the completions of the sends they
-// follow. Callers drain before reading the error queue; Send drains around
-// each zerocopy send.
-func (s *State) Drain() {
-	so := s.ep.SocketOptions()
-	if so.PeekErr() == nil {
+// follow. It is the queue's Refill, which always moves them all, and Send
+// drains around each zerocopy send.
+func (s *State) drain() {
+	if s.ep.SocketOptions().PeekErr() == nil {
 		return
 	}
-	s.drainMu.Lock()
-	defer s.drainMu.Unlock()
-	for se := so.DequeueErr(); se != nil; se = so.DequeueErr() {
-		e := EntryFromSockError(se)
-		if se.Payload != nil {
-			se.Payload.Release()
-		}
-		s.sender.Push(e)
-	}
+	s.sender.Push(s.nextErr)
 }
+
+// netstackErr dequeues the next error of netstack's queue.
+func (s *State) netstackErr() (zerocopy.Entry, bool) {
+	se := s.ep.SocketOptions().DequeueErr()
+	if se == nil {
+		return zerocopy.Entry{}, false
+	}
+	e := entryFromSockError(se)
+	if se.Payload != nil {
+		se.Payload.Release()
+	}
+	return e, true
+}
+
+// PurgeErrors removes the ICMP and local errors from the error queue and
+// keeps the zerocopy completions, as Linux's skb_errqueue_purge does when
+// IP_RECVERR or IPV6_RECVERR is turned off. Netstack's own queue, which
+// holds only such errors, is emptied by netstack when the option goes off.
+func (s *State) PurgeErrors() { s.sender.PurgeErrors() }
 
 // Send runs send, one send call of payload bytes, and accounts it as a
 // MSG_ZEROCOPY send if zeroCopy (the call's MSG_ZEROCOPY) is set and the
@@ -120,19 +137,19 @@ func (s *State) Send(zeroCopy bool, payload int64, send func() (int, error)) (in
 	if !zeroCopy || length == 0 || !s.zerocopy.Load() {
 		return send()
 	}
-	s.Drain()
+	s.drain()
 	t, err := s.sender.Reserve()
 	if err != nil {
 		return 0, err
 	}
 	n, err := send()
-	s.Drain()
+	s.drain()
 	s.sender.Done(t, err == nil || n > 0)
 	return n, err
 }
 
 // Readiness returns EventErr if mask has it and the error queue, or
-// netstack's queue that Drain empties into it, holds an entry: Linux's
+// netstack's queue that drains into it, holds an entry: Linux's
 // tcp_poll and datagram_poll report POLLERR while sk_error_queue is not
 // empty. It wakes no one and calls nothing with a lock held, so it may be
 // called from poll and epoll with their locks held.

@@ -57,18 +57,18 @@ func (c Completion) ExtendedErr() unix.SockExtendedErr {
 	return ee
 }
 
-// CompletionOf returns the completion that ee describes, if it is one. Like
+// completionOf returns the completion that ee describes, if it is one. Like
 // the series' SCM_ZC_NOTIFICATION handler it requires errno 0 and origin
 // SO_EE_ORIGIN_ZEROCOPY.
-func CompletionOf(ee unix.SockExtendedErr) (Completion, bool) {
+func completionOf(ee unix.SockExtendedErr) (Completion, bool) {
 	if ee.Errno != 0 || ee.Origin != OriginZerocopy {
 		return Completion{}, false
 	}
 	return Completion{Lo: ee.Info, Hi: ee.Data, Copied: ee.Code&CodeZerocopyCopied != 0}, true
 }
 
-// ZCInfoLen returns the cmsg data length of a zc_info with n elements.
-func ZCInfoLen(n int) int {
+// zcInfoLen returns the cmsg data length of a zc_info with n elements.
+func zcInfoLen(n int) int {
 	return ZCInfoHeaderSize + n*ZCInfoElemSize
 }
 
@@ -77,7 +77,7 @@ func ZCInfoLen(n int) int {
 // number of completions the caller has room for. data is the cmsg payload:
 // cmsg_len minus the cmsghdr, without alignment padding. It returns EINVAL if
 // data is shorter than struct zc_info, if size exceeds ZCNotificationMax, or
-// if the data length is not exactly ZCInfoLen(size).
+// if the data length is not exactly zcInfoLen(size).
 //
 // The caller checks SO_ZEROCOPY first: the series returns EINVAL before
 // looking at the data when it is off.
@@ -92,13 +92,13 @@ func ParseZCInfo(data []byte) (int, error) {
 	return int(size), nil
 }
 
-// PutZCInfo fills a validated zc_info in place with cs, as the series does in
+// putZCInfo fills a validated zc_info in place with cs, as the series does in
 // the kernel's copy of the control buffer: it sets size to len(cs) and writes
 // lo, hi and zerocopy of the first len(cs) elements. Padding bytes and the
 // elements past len(cs) keep their contents, because the series copies the
 // whole original cmsg back to the user. len(cs) must not exceed the size
 // ParseZCInfo returned for data.
-func PutZCInfo(data []byte, cs []Completion) {
+func putZCInfo(data []byte, cs []Completion) {
 	binary.LittleEndian.PutUint32(data, uint32(len(cs)))
 	for i, c := range cs {
 		e := data[ZCInfoHeaderSize+i*ZCInfoElemSize:]

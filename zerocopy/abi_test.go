@@ -51,7 +51,7 @@ func TestPutZCInfoKeepsPaddingAndTail(t *testing.T) {
 	for i := ZCInfoHeaderSize; i < len(data); i++ {
 		data[i] = 0xAA
 	}
-	PutZCInfo(data, []Completion{{Lo: 1, Hi: 2, Copied: true}, {Lo: 7, Hi: 7}})
+	putZCInfo(data, []Completion{{Lo: 1, Hi: 2, Copied: true}, {Lo: 7, Hi: 7}})
 	want := []byte{
 		2, 0, 0, 0, // size
 		1, 0, 0, 0, 2, 0, 0, 0, 0, 0xAA, 0xAA, 0xAA, // copied: zerocopy 0
@@ -82,8 +82,8 @@ func TestDecodeZCInfoRejectsOversize(t *testing.T) {
 func TestAppendZCInfoParses(t *testing.T) {
 	for n := 0; n <= ZCNotificationMax; n++ {
 		b := AppendZCInfo(nil, n)
-		if len(b) != ZCInfoLen(n) {
-			t.Fatalf("AppendZCInfo(%d) has %d bytes, want %d", n, len(b), ZCInfoLen(n))
+		if len(b) != zcInfoLen(n) {
+			t.Fatalf("AppendZCInfo(%d) has %d bytes, want %d", n, len(b), zcInfoLen(n))
 		}
 		if got, err := ParseZCInfo(b); err != nil || got != n {
 			t.Fatalf("ParseZCInfo(AppendZCInfo(%d)) = %d, %v", n, got, err)
@@ -97,14 +97,14 @@ func TestExtendedErrRoundTrip(t *testing.T) {
 		if ee.Origin != unix.SO_EE_ORIGIN_ZEROCOPY || ee.Errno != 0 || ee.Info != c.Lo || ee.Data != c.Hi {
 			t.Errorf("%+v.ExtendedErr() = %+v", c, ee)
 		}
-		if got, ok := CompletionOf(ee); !ok || got != c {
-			t.Errorf("CompletionOf(%+v) = %+v, %v; want %+v", ee, got, ok, c)
+		if got, ok := completionOf(ee); !ok || got != c {
+			t.Errorf("completionOf(%+v) = %+v, %v; want %+v", ee, got, ok, c)
 		}
 	}
-	if _, ok := CompletionOf(unix.SockExtendedErr{Errno: uint32(unix.ECONNREFUSED), Origin: unix.SO_EE_ORIGIN_ICMP}); ok {
+	if _, ok := completionOf(unix.SockExtendedErr{Errno: uint32(unix.ECONNREFUSED), Origin: unix.SO_EE_ORIGIN_ICMP}); ok {
 		t.Error("an ICMP error reads as a completion")
 	}
-	if _, ok := CompletionOf(unix.SockExtendedErr{Errno: uint32(unix.EIO), Origin: OriginZerocopy}); ok {
+	if _, ok := completionOf(unix.SockExtendedErr{Errno: uint32(unix.EIO), Origin: OriginZerocopy}); ok {
 		t.Error("a zerocopy-origin entry with an errno reads as a completion")
 	}
 }
@@ -126,14 +126,14 @@ func FuzzParseZCInfo(f *testing.F) {
 			}
 			return
 		}
-		if size > ZCNotificationMax || len(data) != ZCInfoLen(size) {
+		if size > ZCNotificationMax || len(data) != zcInfoLen(size) {
 			t.Fatalf("accepted size %d with %d bytes", size, len(data))
 		}
 		cs := make([]Completion, size)
 		for i := range cs {
 			cs[i] = Completion{Lo: uint32(i), Hi: uint32(2 * i), Copied: i%2 == 0}
 		}
-		PutZCInfo(data, cs)
+		putZCInfo(data, cs)
 		got, err := DecodeZCInfo(data, nil)
 		if err != nil || len(got) != size {
 			t.Fatalf("DecodeZCInfo = %v, %v", got, err)
@@ -155,7 +155,7 @@ func FuzzDecodeZCInfo(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if ZCInfoLen(len(got)) > len(data) {
+		if zcInfoLen(len(got)) > len(data) {
 			t.Fatalf("decoded %d elements from %d bytes", len(got), len(data))
 		}
 	})

@@ -32,7 +32,7 @@ func ParseSockaddr(b []byte) (netip.AddrPort, bool) {
 
 // ParseErrCmsgData decodes the data of an IP_RECVERR or IPV6_RECVERR control
 // message as Linux's ip_recv_error and ipv6_recv_error write it (and
-// AppendErrCmsgData does): the sock_extended_err, then the offender
+// ErrMsg.Build does): the sock_extended_err, then the offender
 // (SO_EE_OFFENDER), the zero Addr when its family is AF_UNSPEC or the data
 // ends before it. ok is false if data is shorter than a sock_extended_err.
 func ParseErrCmsgData(data []byte) (ee unix.SockExtendedErr, offender netip.Addr, ok bool) {

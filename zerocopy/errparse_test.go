@@ -34,14 +34,14 @@ func TestParseSockaddr(t *testing.T) {
 	}
 }
 
-// TestParseErrCmsgData: the parser reads back what AppendErrCmsgData
+// TestParseErrCmsgData: the parser reads back what appendErrCmsgData
 // writes, for both families, with and without an offender.
 func TestParseErrCmsgData(t *testing.T) {
 	comp := Entry{Err: Completion{Lo: 7, Hi: 9}.ExtendedErr()}
 	icmp := icmpErr(0)
 	for _, family := range []int{unix.AF_INET, unix.AF_INET6} {
 		for _, e := range []Entry{comp, icmp} {
-			data := AppendErrCmsgData(nil, family, &e)
+			data := appendErrCmsgData(nil, family, &e)
 			ee, off, ok := ParseErrCmsgData(data)
 			if !ok || ee != e.Err || off.Unmap() != e.Offender {
 				t.Errorf("family %d %+v: got %+v %v %v", family, e.Err, ee, off, ok)
@@ -51,7 +51,7 @@ func TestParseErrCmsgData(t *testing.T) {
 	if _, _, ok := ParseErrCmsgData(make([]byte, SizeofSockExtendedErr-1)); ok {
 		t.Error("short data parsed")
 	}
-	ee, off, ok := ParseErrCmsgData(AppendErrCmsgData(nil, unix.AF_INET, &icmp)[:SizeofSockExtendedErr])
+	ee, off, ok := ParseErrCmsgData(appendErrCmsgData(nil, unix.AF_INET, &icmp)[:SizeofSockExtendedErr])
 	if !ok || ee != icmp.Err || off.IsValid() {
 		t.Errorf("without offender: %+v %v %v", ee, off, ok)
 	}
@@ -61,15 +61,15 @@ func TestParseErrCmsgData(t *testing.T) {
 // written back to the same sock_extended_err.
 func FuzzParseErrCmsgData(f *testing.F) {
 	icmp := icmpErr(1)
-	f.Add(AppendErrCmsgData(nil, unix.AF_INET, &icmp))
-	f.Add(AppendErrCmsgData(nil, unix.AF_INET6, &icmp))
+	f.Add(appendErrCmsgData(nil, unix.AF_INET, &icmp))
+	f.Add(appendErrCmsgData(nil, unix.AF_INET6, &icmp))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ee, off, ok := ParseErrCmsgData(data)
 		if !ok {
 			return
 		}
 		e := Entry{Err: ee, Offender: off}
-		out := AppendErrCmsgData(nil, unix.AF_INET6, &e)
+		out := appendErrCmsgData(nil, unix.AF_INET6, &e)
 		if !bytes.Equal(out[:SizeofSockExtendedErr], data[:SizeofSockExtendedErr]) {
 			t.Errorf("sock_extended_err %v written back as %v", data[:SizeofSockExtendedErr], out[:SizeofSockExtendedErr])
 		}

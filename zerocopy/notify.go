@@ -3,21 +3,11 @@ package zerocopy
 import "golang.org/x/sys/unix"
 
 // Notify is the SCM_ZC_NOTIFICATION part of one send call (the series'
-// case in __sock_cmsg_send), which callers drive from their own layout of
-// the control buffer:
-//
-//  1. Add each SOL_SOCKET/SCM_ZC_NOTIFICATION message, which validates it,
-//     before anything is taken, so that an invalid message loses nothing;
-//  2. Take, before the data is sent, so that a send never returns its own
-//     completion: completions leave the error queue;
-//  3. after the send, Abort if it failed, which puts the completions back
-//     at the front of the queue (the series loses them); else Fill, which
-//     writes them into the messages' zc_info in place, copy the messages
-//     back to the caller, and Commit, or Abort if the copy-back failed.
-//
-// The zero Notify is not usable: start with NewNotify. It allocates nothing
-// for up to two messages holding up to ZCNotificationMax completions in
-// all.
+// case in __sock_cmsg_send): Add validates each SOL_SOCKET/
+// SCM_ZC_NOTIFICATION message before anything is taken, and Send runs the
+// send with the completions taken, filled in and committed, or put back.
+// Start with NewNotify; it allocates nothing for up to two messages holding
+// up to ZCNotificationMax completions in all.
 type Notify struct {
 	queue      *ErrorQueue
 	zerocopyOn bool
@@ -51,7 +41,7 @@ func NewNotify(q *ErrorQueue, zerocopyOn bool) Notify {
 
 // Add validates the data of one SOL_SOCKET/SCM_ZC_NOTIFICATION message
 // (cmsg_len minus the header) as the series does: EINVAL if SO_ZEROCOPY is
-// off, then ParseZCInfo's rules. data is filled in place by Take.
+// off, then ParseZCInfo's rules. Send fills data in place.
 func (t *Notify) Add(data []byte) error {
 	if !t.zerocopyOn || t.queue == nil {
 		return unix.EINVAL
@@ -73,8 +63,8 @@ func (t *Notify) Add(data []byte) error {
 }
 
 // Want makes room for n completions that go to no message, for callers
-// that take completions without a control buffer and read them with
-// Taken: EINVAL if SO_ZEROCOPY is off.
+// that take completions without a control buffer and read them with Taken
+// in Send's finish: EINVAL if SO_ZEROCOPY is off.
 func (t *Notify) Want(n int) error {
 	if !t.zerocopyOn || t.queue == nil {
 		return unix.EINVAL
@@ -95,7 +85,8 @@ func (t *Notify) msg(i int) *notifyMsg {
 	return &t.extra[i-len(t.fixed)]
 }
 
-// Taken returns the completions Take took, in queue order.
+// Taken returns the completions taken, in queue order: within Send's
+// finish, those that go to the caller.
 func (t *Notify) Taken() []Completion {
 	if t.big != nil {
 		return t.big[:t.taken]
@@ -103,10 +94,35 @@ func (t *Notify) Taken() []Completion {
 	return t.buf[:t.taken]
 }
 
-// Take takes up to the messages' total size (and what Want asked for) of
+// Send runs one send call with the notification, in the series' order: it
+// takes the completions before the data moves, so that a send never returns
+// its own completion, and calls send. If the send failed (n == 0 and an
+// error), it puts the completions back at the front of the queue, where the
+// series loses them. Otherwise it writes them into the messages' zc_info in
+// place and calls finish, if not nil, with the bytes sent, to hand them to
+// the caller; if finish fails they go back too, and its error is returned.
+func (t *Notify) Send(send func() (int, error), finish func(n int) error) (int, error) {
+	t.take()
+	n, err := send()
+	if n == 0 && err != nil {
+		t.abort()
+		return 0, err
+	}
+	t.fill()
+	if finish != nil {
+		if err := finish(n); err != nil {
+			t.abort()
+			return 0, err
+		}
+	}
+	t.commit()
+	return n, err
+}
+
+// take takes up to the messages' total size (and what Want asked for) of
 // completions from the error queue, oldest first, leaving other errors in
 // place.
-func (t *Notify) Take() {
+func (t *Notify) take() {
 	if t.want == 0 {
 		return
 	}
@@ -118,29 +134,29 @@ func (t *Notify) Take() {
 	t.taken = t.queue.Take(dst[:t.want])
 }
 
-// Fill writes the completions taken into the messages' zc_info in turn:
+// fill writes the completions taken into the messages' zc_info in turn:
 // size is the number each got, possibly 0.
-func (t *Notify) Fill() {
+func (t *Notify) fill() {
 	cs := t.Taken()
 	for i := range t.n {
 		m := t.msg(i)
 		k := min(m.size, len(cs))
-		PutZCInfo(m.data, cs[:k])
+		putZCInfo(m.data, cs[:k])
 		cs = cs[k:]
 	}
 }
 
-// Abort puts the completions taken back at the front of the queue, in
-// order: the send or the copy-back failed.
-func (t *Notify) Abort() {
+// abort puts the completions taken back at the front of the queue, in
+// order.
+func (t *Notify) abort() {
 	if t.taken > 0 {
 		t.queue.Requeue(t.Taken())
 		t.taken = 0
 	}
 }
 
-// Commit records that the completions reached the caller.
-func (t *Notify) Commit() {
+// commit records that the completions reached the caller.
+func (t *Notify) commit() {
 	if !t.active {
 		return
 	}

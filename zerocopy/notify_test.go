@@ -11,6 +11,12 @@ import (
 // queueOf returns a queue holding the given completions and errors.
 func queueOf(st *Stats, xs ...any) *ErrorQueue {
 	q := NewErrorQueue(QueueConfig{Stats: st})
+	fill(q, xs...)
+	return q
+}
+
+// fill queues the given completions and errors on q.
+func fill(q *ErrorQueue, xs ...any) {
 	for _, x := range xs {
 		switch x := x.(type) {
 		case Completion:
@@ -19,7 +25,6 @@ func queueOf(st *Stats, xs ...any) *ErrorQueue {
 			q.Push(x)
 		}
 	}
-	return q
 }
 
 func TestNotifyValidatesFirst(t *testing.T) {
@@ -64,11 +69,11 @@ func TestNotifyTakeFillsInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tx.Take()
+	tx.take()
 	if !bytes.Equal(a, zcInfo(2, 2)) {
 		t.Error("Take changed a message")
 	}
-	tx.Fill()
+	tx.fill()
 	if got, want := tx.Taken(), []Completion{c(0, 0), c(2, 2), c(4, 4)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Taken = %v, want %v", got, want)
 	}
@@ -77,7 +82,7 @@ func TestNotifyTakeFillsInOrder(t *testing.T) {
 	if !reflect.DeepEqual(ga, []Completion{c(0, 0), c(2, 2)}) || !reflect.DeepEqual(gb, []Completion{c(4, 4)}) {
 		t.Errorf("messages hold %v and %v", ga, gb)
 	}
-	tx.Commit()
+	tx.commit()
 	if st.CopyBacks.Load() != 1 || st.Notified.Load() != 3 {
 		t.Errorf("stats: %d copy-backs, %d notified", st.CopyBacks.Load(), st.Notified.Load())
 	}
@@ -93,9 +98,9 @@ func TestNotifyAbortRequeues(t *testing.T) {
 	if err := tx.Add(m); err != nil {
 		t.Fatal(err)
 	}
-	tx.Take()
+	tx.take()
 	q.Complete(c(3, 3)) // a send completes meanwhile
-	tx.Abort()
+	tx.abort()
 	want := []any{c(0, 0), c(2, 2), uint16(1), c(3, 3)}
 	if got := drain(q); !reflect.DeepEqual(got, want) {
 		t.Errorf("after Abort = %v, want %v", got, want)
@@ -120,8 +125,8 @@ func TestNotifyManyMessages(t *testing.T) {
 	if tx.Messages() != 4 {
 		t.Fatalf("Messages = %d", tx.Messages())
 	}
-	tx.Take()
-	tx.Fill()
+	tx.take()
+	tx.fill()
 	if len(tx.Taken()) != 35 || q.Len() != 5 {
 		t.Fatalf("took %d, left %d", len(tx.Taken()), q.Len())
 	}
@@ -145,8 +150,69 @@ func BenchmarkNotify(b *testing.B) {
 		if err := tx.Add(m); err != nil {
 			b.Fatal(err)
 		}
-		tx.Take()
-		tx.Fill()
-		tx.Commit()
+		tx.take()
+		tx.fill()
+		tx.commit()
+	}
+}
+
+// TestNotifySend: the transaction as a send drives it: the completions go
+// to the caller only if the send sent something and finish succeeded;
+// otherwise they are back at the front of the queue.
+func TestNotifySend(t *testing.T) {
+	errFinish := unix.EFAULT
+	for _, tc := range []struct {
+		name      string
+		n         int
+		sendErr   error
+		finishErr error
+		wantN     int
+		wantErr   error
+		delivered bool
+	}{
+		{"sent", 10, nil, nil, 10, nil, true},
+		{"partial stream send", 4, unix.EPIPE, nil, 4, unix.EPIPE, true},
+		{"failed send", 0, unix.EPIPE, nil, 0, unix.EPIPE, false},
+		{"copy-back fault", 10, nil, errFinish, 0, errFinish, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st Stats
+			q := queueOf(&st, c(0, 0), icmpErr(1), c(2, 2))
+			tx := NewNotify(q, true)
+			m := zcInfo(ZCNotificationMax, ZCNotificationMax)
+			if err := tx.Add(m); err != nil {
+				t.Fatal(err)
+			}
+			var seen []Completion
+			n, err := tx.Send(func() (int, error) {
+				if q.Len() != 1 {
+					t.Errorf("%d entries left during the send, want the ICMP error", q.Len())
+				}
+				return tc.n, tc.sendErr
+			}, func(int) error {
+				seen = append(seen, tx.Taken()...)
+				return tc.finishErr
+			})
+			if n != tc.wantN || err != tc.wantErr {
+				t.Errorf("Send = %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
+			}
+			left := drain(q)
+			got, _ := DecodeZCInfo(m, nil)
+			if tc.delivered {
+				if want := []Completion{c(0, 0), c(2, 2)}; !reflect.DeepEqual(got, want) || !reflect.DeepEqual(seen, want) {
+					t.Errorf("delivered %v, finish saw %v", got, seen)
+				}
+				if !reflect.DeepEqual(left, []any{uint16(1)}) || st.CopyBacks.Load() != 1 {
+					t.Errorf("left %v, %d copy-backs", left, st.CopyBacks.Load())
+				}
+				return
+			}
+			if want := []any{c(0, 0), c(2, 2), uint16(1)}; !reflect.DeepEqual(left, want) {
+				t.Errorf("left %v, want %v", left, want)
+			}
+			if st.CopyBacks.Load() != 0 {
+				t.Errorf("a failed send counted a copy-back")
+			}
+		})
 	}
 }

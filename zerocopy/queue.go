@@ -32,7 +32,7 @@ type Entry struct {
 
 // Completion returns the zerocopy completion e holds, if it holds one.
 func (e *Entry) Completion() (Completion, bool) {
-	return CompletionOf(e.Err)
+	return completionOf(e.Err)
 }
 
 // IsICMP reports whether e is an ICMP error (Linux is_icmp_err_skb): what
@@ -76,15 +76,20 @@ type QueueConfig struct {
 	// Limit is the length past which new zerocopy sends and Push are refused
 	// (DefaultQueueLimit if 0 or less).
 	Limit int
-	// Notify is called without locks held each time an entry is added or
-	// extended, and after a Pop that leaves entries behind, as Linux calls
-	// sk_error_report: that is where POLLERR waiters are woken.
-	Notify func()
+	// ErrorReport wakes the socket's POLLERR waiters, as Linux's
+	// sk_error_report: it is called without the queue's locks held each
+	// time an entry is added or extended, and after a Pop that leaves
+	// entries behind.
+	ErrorReport func()
 	// Refill moves into the queue the errors that the layer below holds
 	// (netstack's or the host kernel's error queue). Pop and Take call it
 	// without the queue's locks held before they read, so that no read
-	// can miss them.
-	Refill func()
+	// can miss them: Take with all set, since it looks for completions
+	// behind other errors; Pop without, when the layer below may move only
+	// what it takes for the queue to hold an entry. (The host kernel sets
+	// and clears the socket error as its own queue is read, so it moves as
+	// few as it can: the socket error then follows the guest's reads.)
+	Refill func(all bool)
 	// SetSockErr is called without locks held after a Pop that changes
 	// the socket error (sk_err, SO_ERROR) as Linux's sock_dequeue_err_skb
 	// does: to the errno of the new head if that is an ICMP error, else
@@ -125,10 +130,10 @@ func NewErrorQueue(cfg QueueConfig) *ErrorQueue {
 	return &ErrorQueue{cfg: cfg}
 }
 
-// at returns the i-th entry from the head.
+// atLocked returns the i-th entry from the head.
 //
 // +checklocks:q.mu
-func (q *ErrorQueue) at(i int) *item {
+func (q *ErrorQueue) atLocked(i int) *item {
 	return &q.ring[(q.head+i)%len(q.ring)]
 }
 
@@ -141,7 +146,7 @@ func (q *ErrorQueue) growLocked() {
 	}
 	ring := make([]item, max(8, 2*len(q.ring)))
 	for i := 0; i < q.n; i++ {
-		ring[i] = *q.at(i)
+		ring[i] = *q.atLocked(i)
 	}
 	q.ring, q.head = ring, 0
 }
@@ -152,7 +157,7 @@ func (q *ErrorQueue) growLocked() {
 func (q *ErrorQueue) pushBackLocked(it item) {
 	q.growLocked()
 	q.n++
-	*q.at(q.n - 1) = it
+	*q.atLocked(q.n - 1) = it
 	if s := q.cfg.Stats; s != nil {
 		s.observeDepth(q.n)
 	}
@@ -165,7 +170,7 @@ func (q *ErrorQueue) pushFrontLocked(it item) {
 	q.growLocked()
 	q.head = (q.head - 1 + len(q.ring)) % len(q.ring)
 	q.n++
-	*q.at(0) = it
+	*q.atLocked(0) = it
 }
 
 // extendsTailLocked reports whether c would coalesce with the tail entry.
@@ -175,7 +180,7 @@ func (q *ErrorQueue) extendsTailLocked(c Completion) bool {
 	if q.n == 0 {
 		return false
 	}
-	tail := q.at(q.n - 1)
+	tail := q.atLocked(q.n - 1)
 	return tail.err == nil && canMerge(tail.c, c)
 }
 
@@ -188,13 +193,21 @@ func canMerge(prev, next Completion) bool {
 }
 
 // Complete queues the completion c, coalescing it with the tail entry when
-// canMerge allows (net/core/skbuff.c __msg_zerocopy_callback). It never drops
-// c, whatever the queue's length: admission control is Sender.Reserve's job.
+// canMerge allows (net/core/skbuff.c __msg_zerocopy_callback), and wakes
+// POLLERR waiters. It never drops c, whatever the queue's length: admission
+// control is Sender.Reserve's job.
 func (q *ErrorQueue) Complete(c Completion) {
+	q.complete(c)
+	q.errorReport()
+}
+
+// complete is Complete without the wake-up, for callers that hold a lock of
+// their own and wake once they have released it.
+func (q *ErrorQueue) complete(c Completion) {
 	q.mu.Lock()
 	merged := q.extendsTailLocked(c)
 	if merged {
-		q.at(q.n - 1).c.Hi = c.Hi
+		q.atLocked(q.n - 1).c.Hi = c.Hi
 	} else {
 		q.pushBackLocked(item{c: c})
 	}
@@ -205,7 +218,6 @@ func (q *ErrorQueue) Complete(c Completion) {
 			s.Coalesced.Add(1)
 		}
 	}
-	q.wake()
 }
 
 // admit reports whether a zerocopy send whose completion will be c may go
@@ -224,41 +236,84 @@ func (q *ErrorQueue) admit(c Completion) error {
 	return nil
 }
 
-// Push queues a non-zerocopy error (an ICMP or local error). It returns false
-// and drops e if the queue is full, as Linux's sock_queue_err_skb does when
-// the error queue exceeds the receive buffer.
+// Push queues a non-zerocopy error (an ICMP or local error) and wakes POLLERR
+// waiters. It returns false and drops e if the queue is full, as Linux's
+// sock_queue_err_skb does when the error queue exceeds the receive buffer.
 func (q *ErrorQueue) Push(e Entry) bool {
+	if !q.push(e) {
+		return false
+	}
+	q.errorReport()
+	return true
+}
+
+// push is Push without the wake-up.
+func (q *ErrorQueue) push(e Entry) bool {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.n >= q.cfg.Limit {
 		q.dropped++
-		q.mu.Unlock()
 		return false
 	}
 	q.pushBackLocked(itemOf(&e))
-	q.mu.Unlock()
-	q.wake()
 	return true
+}
+
+// PurgeErrors removes every entry but the zerocopy completions, as Linux's
+// skb_errqueue_purge does when IP_RECVERR or IPV6_RECVERR is turned off: it
+// keeps the entries of origin SO_EE_ORIGIN_ZEROCOPY (and
+// SO_EE_ORIGIN_TIMESTAMPING, which never arise here).
+func (q *ErrorQueue) PurgeErrors() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.removeLocked(func(it *item) bool {
+		return it.err != nil && it.err.Err.Origin != OriginZerocopy && it.err.Err.Origin != unix.SO_EE_ORIGIN_TIMESTAMPING
+	})
+}
+
+// removeLocked removes the entries for which remove returns true, keeping
+// the others in order, and returns how many it removed.
+//
+// +checklocks:q.mu
+func (q *ErrorQueue) removeLocked(remove func(it *item) bool) int {
+	kept := 0
+	for i := 0; i < q.n; i++ {
+		it := q.atLocked(i)
+		if remove(it) {
+			continue
+		}
+		if kept != i {
+			*q.atLocked(kept) = *it
+		}
+		kept++
+	}
+	removed := q.n - kept
+	for i := kept; i < q.n; i++ {
+		*q.atLocked(i) = item{}
+	}
+	q.n = kept
+	return removed
 }
 
 // Pop removes and returns the head entry, as recvmsg(MSG_ERRQUEUE) does
 // with sock_dequeue_err_skb: the socket error follows the new head (see
 // QueueConfig.SetSockErr), and waiters are woken again if entries remain.
 func (q *ErrorQueue) Pop() (Entry, bool) {
-	q.refill()
+	q.refill(false)
 	q.mu.Lock()
 	if q.n == 0 {
 		q.mu.Unlock()
 		return Entry{}, false
 	}
-	h := q.at(0)
+	h := q.atLocked(0)
 	it := *h
 	*h = item{}
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
 	more := q.n > 0
 	setErr, errno := false, uint32(0)
-	if more && q.at(0).isICMP() {
-		setErr, errno = true, q.at(0).err.Err.Errno
+	if more && q.atLocked(0).isICMP() {
+		setErr, errno = true, q.atLocked(0).err.Err.Errno
 	} else if it.isICMP() {
 		setErr = true
 	}
@@ -267,7 +322,7 @@ func (q *ErrorQueue) Pop() (Entry, bool) {
 		q.cfg.SetSockErr(errno)
 	}
 	if more {
-		q.wake()
+		q.errorReport()
 	}
 	return it.entry(), true
 }
@@ -277,26 +332,18 @@ func (q *ErrorQueue) Pop() (Entry, bool) {
 // returns how many it took. This is the series' SCM_ZC_NOTIFICATION handler
 // in __sock_cmsg_send.
 func (q *ErrorQueue) Take(dst []Completion) int {
-	q.refill()
+	q.refill(true)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	taken, kept := 0, 0
-	for i := 0; i < q.n; i++ {
-		it := q.at(i)
-		if taken < len(dst) && it.err == nil {
-			dst[taken] = it.c
-			taken++
-			continue
+	taken := 0
+	q.removeLocked(func(it *item) bool {
+		if taken == len(dst) || it.err != nil {
+			return false
 		}
-		if kept != i {
-			*q.at(kept) = *it
-		}
-		kept++
-	}
-	for i := kept; i < q.n; i++ {
-		*q.at(i) = item{}
-	}
-	q.n = kept
+		dst[taken] = it.c
+		taken++
+		return true
+	})
 	return taken
 }
 
@@ -313,7 +360,7 @@ func (q *ErrorQueue) Requeue(cs []Completion) {
 		q.pushFrontLocked(item{c: cs[i]})
 	}
 	q.mu.Unlock()
-	q.wake()
+	q.errorReport()
 }
 
 // Len returns the number of entries.
@@ -335,15 +382,23 @@ func (q *ErrorQueue) Dropped() uint64 {
 	return q.dropped
 }
 
-func (q *ErrorQueue) wake() {
-	if q.cfg.Notify != nil {
-		q.cfg.Notify()
+// errorReport wakes POLLERR waiters (QueueConfig.ErrorReport).
+func (q *ErrorQueue) errorReport() {
+	if q.cfg.ErrorReport != nil {
+		q.cfg.ErrorReport()
 	}
 }
 
+// Refill moves everything the layer below holds into the queue now
+// (QueueConfig.Refill with all set): before a change that would drop what is
+// left below, such as the host's purge when IP_RECVERR goes off, so that
+// the entries keep their form (Linux does not coalesce the completions that
+// a purge leaves side by side).
+func (q *ErrorQueue) Refill() { q.refill(true) }
+
 // refill runs QueueConfig.Refill.
-func (q *ErrorQueue) refill() {
+func (q *ErrorQueue) refill(all bool) {
 	if q.cfg.Refill != nil {
-		q.cfg.Refill()
+		q.cfg.Refill(all)
 	}
 }

@@ -192,9 +192,9 @@ func TestAdmitAndPushBound(t *testing.T) {
 	}
 }
 
-func TestNotify(t *testing.T) {
+func TestErrorReport(t *testing.T) {
 	var calls atomic.Int32
-	q := NewErrorQueue(QueueConfig{Limit: 1, Notify: func() { calls.Add(1) }})
+	q := NewErrorQueue(QueueConfig{Limit: 1, ErrorReport: func() { calls.Add(1) }})
 	q.Complete(c(0, 0))       // new entry
 	q.Complete(c(1, 1))       // extended: Linux calls sk_error_report too
 	q.Push(icmpErr(1))        // refused: no wake-up
@@ -277,8 +277,8 @@ func TestConcurrentDeliveryExactlyOnce(t *testing.T) {
 			t.Fatalf("id %d delivered %d times", id, n)
 		}
 	}
-	if s.NextID() != total {
-		t.Errorf("NextID = %d, want %d", s.NextID(), total)
+	if s.nextID() != total {
+		t.Errorf("NextID = %d, want %d", s.nextID(), total)
 	}
 }
 
@@ -344,8 +344,8 @@ func TestPopSetsSockErr(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sockErr, wakes := unchanged, 0
 			q := NewErrorQueue(QueueConfig{
-				Notify:     func() { wakes++ },
-				SetSockErr: func(errno uint32) { sockErr = int(errno) },
+				ErrorReport: func() { wakes++ },
+				SetSockErr:  func(errno uint32) { sockErr = int(errno) },
 			})
 			for _, x := range tc.queue {
 				switch x := x.(type) {
@@ -395,22 +395,91 @@ func TestStats(t *testing.T) {
 	}
 }
 
-// TestRefillBeforeRead: Pop and Take run Refill before they read, so that
-// what the layer below holds is read in the same call.
-func TestRefillBeforeRead(t *testing.T) {
-	var q *ErrorQueue
-	below := []Completion{c(0, 0), c(5, 5)}
-	q = NewErrorQueue(QueueConfig{Refill: func() {
-		if len(below) > 0 {
-			q.Complete(below[0])
-			below = below[1:]
-		}
-	}})
-	if e, ok := q.Pop(); !ok || e.Err != c(0, 0).ExtendedErr() {
-		t.Errorf("Pop = %+v, %v: want the completion refilled", e, ok)
+// TestRefillBeforeReads: Pop and Take move the errors of the layer below
+// into the queue before they read, so that a read sees them in order after
+// what is queued; Take asks for all of them.
+func TestRefillBeforeReads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		read func(q *ErrorQueue) any
+		want any
+	}{
+		{"Pop", func(q *ErrorQueue) any { e, _ := q.Pop(); return e.Dst.Port() }, uint16(7)},
+		{"Take", func(q *ErrorQueue) any {
+			dst := make([]Completion, 2)
+			return dst[:q.Take(dst)]
+		}, []Completion{c(0, 0), c(5, 5)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			below := []any{icmpErr(7), c(5, 5)}
+			var q *ErrorQueue
+			q = NewErrorQueue(QueueConfig{Refill: func(all bool) {
+				if all != (tc.name == "Take") {
+					t.Errorf("Refill(all %v)", all)
+				}
+				fill(q, below...)
+				below = nil
+			}})
+			if tc.name == "Take" {
+				q.Complete(c(0, 0))
+			}
+			if got := tc.read(q); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("read %v, want %v", got, tc.want)
+			}
+		})
 	}
-	var dst [2]Completion
-	if n := q.Take(dst[:]); n != 1 || dst[0] != c(5, 5) {
-		t.Errorf("Take = %v: want the completion refilled", dst[:n])
+}
+
+// TestPurgeErrors: turning IP_RECVERR off removes ICMP and local errors, held
+// ones included, and keeps the completions in order, uncoalesced
+// (skb_errqueue_purge).
+func TestPurgeErrors(t *testing.T) {
+	local := Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EMSGSIZE), Origin: unix.SO_EE_ORIGIN_LOCAL}}
+	q := NewErrorQueue(QueueConfig{})
+	s := NewSender(q, true)
+	send(t, s, true)
+	pushOne(s, icmpErr(1))
+	send(t, s, true) // does not merge across the error
+	pushOne(s, local)
+	tk, _ := s.Reserve()
+	pushOne(s, icmpErr(2)) // held behind the send in line
+	s.PurgeErrors()
+	s.Done(tk, true)
+	want := []any{c(0, 0), c(1, 2)}
+	if got := drain(q); !reflect.DeepEqual(got, want) {
+		t.Errorf("after purge = %v, want %v", got, want)
+	}
+}
+
+// TestErrorReportOutsideLocks: the wake-up hook runs with no lock of the
+// queue or the Sender held, so that it may call back into them (a waiter
+// that polls the socket, or sends again).
+func TestErrorReportOutsideLocks(t *testing.T) {
+	var q *ErrorQueue
+	var s *Sender
+	wakes := 0
+	q = NewErrorQueue(QueueConfig{ErrorReport: func() {
+		wakes++
+		q.Len()
+		s.nextID()
+	}})
+	s = NewSender(q, true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk, _ := s.Reserve()
+		pushOne(s, icmpErr(1)) // held: no wake-up yet
+		s.Done(tk, true)       // the completion and the held error: one wake-up
+		pushOne(s, icmpErr(2))
+		send(t, s, true)
+		q.Pop()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("a wake-up deadlocked")
+	}
+	if wakes != 4 {
+		t.Errorf("%d wake-ups, want 4", wakes)
 	}
 }

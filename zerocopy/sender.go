@@ -3,29 +3,20 @@ package zerocopy
 import "sync"
 
 // Sender numbers the MSG_ZEROCOPY sends of one socket and queues their
-// completions. Its counter is Linux's sk_zckey: each send call that sends
-// data with MSG_ZEROCOPY takes the next 32-bit id, wrapping after 2^32-1; a
-// call that fails or sends nothing takes none (msg_zerocopy_put_abort gives
-// the id back).
+// completions (Linux sk_zckey, msg_zerocopy_realloc and
+// msg_zerocopy_put_abort): each send call that sends data takes the next
+// 32-bit id, wrapping after 2^32-1; a call that sends nothing takes none.
 //
-// A send takes a place in line (Reserve) before it runs and leaves it
-// (Done) when it returns. No lock is held while it runs, so a send that
-// blocks in the stack never holds up another one, which can then be
-// interrupted: Linux too releases lock_sock while a send waits for memory.
-// Ids go to the places in line order, skipping the places whose send took
-// none, so they stay dense; and completions are queued in id order: the
-// completion of a send that returns while an earlier one still runs waits
-// for that one.
-//
-// This is the one place where completions are produced. gVisor's endpoints
-// copy the payload before Write returns (tcp readFromPayloader, udp
-// TryNewPacketBufferFromPayloader), so the caller's buffer is free when the
-// send returns and Done queues the completion at once, flagged copied, as
-// Linux flags loopback sends. A send whose buffer the layer below keeps
-// after it returns (the host kernel, sending from the caller's pages) is
-// held (Hold): its id is still given when it returns, in line order, but its
-// completion waits for Release, as Linux's waits for the last reference to
-// the send's ubuf_info.
+// A send takes a place in line (Reserve) before it runs and leaves it (Done)
+// when it returns; no lock is held while it runs, so a send blocked in the
+// stack holds up no other. Ids go to the places in line order, skipping
+// those whose send took none, so they stay dense, and completions are queued
+// in id order. The stack copies the payload before the send returns, so Done
+// queues the completion at once, flagged copied. A send whose buffer the
+// layer below keeps after it returns (the host kernel, sending from the
+// caller's pages) is held (Hold): it still gets its id when it returns, but
+// its completion waits for Release, as Linux's waits for the last reference
+// to the send's ubuf_info.
 type Sender struct {
 	queue *ErrorQueue
 	// holdErrors makes Push queue errors behind the sends in line.
@@ -76,9 +67,9 @@ func NewSender(q *ErrorQueue, holdErrors bool) *Sender {
 	return &Sender{queue: q, holdErrors: holdErrors}
 }
 
-// NextID returns the id the next zerocopy send that sends data will take
+// nextID returns the id the next zerocopy send that sends data will take
 // once the sends in progress have returned.
-func (s *Sender) NextID() uint32 {
+func (s *Sender) nextID() uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.next
@@ -102,12 +93,13 @@ func (s *Sender) Reserve() (Ticket, error) {
 // Done leaves the place t: sent reports whether the send sent data (for a
 // stream, any byte, even if it then failed), and so takes an id. The
 // completions of t and of the later places that are done already are
-// queued, in order, unless an earlier place is still in line.
+// queued, in order, unless an earlier place is still in line; POLLERR
+// waiters are woken once the Sender's lock is released.
 func (s *Sender) Done(t Ticket, sent bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	p := &s.line[t-s.first]
 	p.done, p.sent = true, sent
+	queued := false
 	n := 0
 	for ; n < len(s.line) && s.line[n].done; n++ {
 		if p := &s.line[n]; p.sent {
@@ -117,10 +109,9 @@ func (s *Sender) Done(t Ticket, sent bool) {
 				st.Sends.Add(1)
 			}
 			switch {
-			case !p.held:
-				s.queue.Complete(Completion{Lo: id, Hi: id, Copied: true})
-			case p.released:
-				s.queue.Complete(Completion{Lo: id, Hi: id, Copied: p.copied})
+			case !p.held || p.released:
+				s.queue.complete(Completion{Lo: id, Hi: id, Copied: !p.held || p.copied})
+				queued = true
 			default:
 				if s.unreleased == nil {
 					s.unreleased = make(map[Ticket]uint32)
@@ -129,9 +120,13 @@ func (s *Sender) Done(t Ticket, sent bool) {
 			}
 		}
 		s.first++
-		s.releaseLocked()
+		queued = s.releaseLocked() || queued
 	}
 	s.line = s.line[:copy(s.line, s.line[n:])]
+	s.mu.Unlock()
+	if queued {
+		s.queue.errorReport()
+	}
 }
 
 // Hold marks the send t, which has not returned yet, as one whose buffer
@@ -145,52 +140,76 @@ func (s *Sender) Hold(t Ticket) {
 
 // Release reports that the layer below no longer uses the buffer of the held
 // send t, which has returned, and whether it copied the data after all
-// (SO_EE_CODE_ZEROCOPY_COPIED). If t took an id, its completion is queued:
-// at once if its id is known, else when it is (see Done). Held sends are
-// completed in the order of their releases, not of their ids: the order in
-// which Linux's stack frees them. A send that took no id needs no Release.
+// (SO_EE_CODE_ZEROCOPY_COPIED). If t took an id, its completion is queued,
+// and POLLERR waiters woken once the Sender's lock is released: at once if
+// its id is known, else when it is (see Done). Held sends are completed in
+// the order of their releases, not of their ids: the order in which Linux's
+// stack frees them. A send that took no id needs no Release.
 func (s *Sender) Release(t Ticket, copied bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t >= s.first {
 		p := &s.line[t-s.first]
 		p.released, p.copied = true, copied
+		s.mu.Unlock()
 		return
 	}
 	id, ok := s.unreleased[t]
-	if !ok {
-		return
+	if ok {
+		delete(s.unreleased, t)
+		s.queue.complete(Completion{Lo: id, Hi: id, Copied: copied})
 	}
-	delete(s.unreleased, t)
-	s.queue.Complete(Completion{Lo: id, Hi: id, Copied: copied})
+	s.mu.Unlock()
+	if ok {
+		s.queue.errorReport()
+	}
 }
 
-// Push queues a non-zerocopy error on the error queue; see NewSender for
-// when it waits for the sends in progress.
-func (s *Sender) Push(e Entry) {
-	if !s.holdErrors {
-		s.queue.Push(e)
-		return
+// Push queues the errors that next returns, in order, until it returns
+// false, and wakes POLLERR waiters once if it queued any. See NewSender
+// for when they wait for the sends in progress. next runs with the
+// Sender's lock held, which keeps the errors of concurrent calls in order:
+// it must not call the Sender or its queue.
+func (s *Sender) Push(next func() (Entry, bool)) {
+	hold := s.holdErrors
+	s.mu.Lock()
+	queued := false
+	for e, ok := next(); ok; e, ok = next() {
+		if hold && len(s.line) > 0 {
+			s.held = append(s.held, heldErr{after: s.first + Ticket(len(s.line)), e: e})
+			continue
+		}
+		queued = s.queue.push(e) || queued
 	}
+	s.mu.Unlock()
+	if queued {
+		s.queue.errorReport()
+	}
+}
+
+// PurgeErrors removes every error but the zerocopy completions from the
+// queue and from the errors held behind sends in progress, as Linux's
+// skb_errqueue_purge does when IP_RECVERR or IPV6_RECVERR is turned off.
+func (s *Sender) PurgeErrors() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.line) == 0 {
-		s.queue.Push(e)
-		return
-	}
-	s.held = append(s.held, heldErr{after: s.first + Ticket(len(s.line)), e: e})
+	clear(s.held)
+	s.held = s.held[:0]
+	s.queue.PurgeErrors()
 }
 
-// releaseLocked queues the held errors whose sends have all left the line.
+// releaseLocked queues the held errors whose sends have all left the line
+// and reports whether it queued any.
 //
 // +checklocks:s.mu
-func (s *Sender) releaseLocked() {
+func (s *Sender) releaseLocked() bool {
+	queued := false
 	n := 0
 	for ; n < len(s.held) && s.held[n].after <= s.first; n++ {
-		s.queue.Push(s.held[n].e)
+		queued = s.queue.push(s.held[n].e) || queued
 		s.held[n] = heldErr{}
 	}
 	if n > 0 {
 		s.held = s.held[:copy(s.held, s.held[n:])]
 	}
+	return queued
 }

@@ -18,20 +18,6 @@ func send(t testing.TB, s *Sender, sent bool) {
 	s.Done(tk, sent)
 }
 
-// reserve takes n places in line.
-func reserve(t testing.TB, s *Sender, n int) []Ticket {
-	t.Helper()
-	var tks []Ticket
-	for range n {
-		tk, err := s.Reserve()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tks = append(tks, tk)
-	}
-	return tks
-}
-
 func TestSenderIDs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -56,8 +42,8 @@ func TestSenderIDs(t *testing.T) {
 			if got := drain(q); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("completions = %v, want %v", got, tc.want)
 			}
-			if s.NextID() != tc.next {
-				t.Errorf("NextID = %d, want %d", s.NextID(), tc.next)
+			if s.nextID() != tc.next {
+				t.Errorf("NextID = %d, want %d", s.nextID(), tc.next)
 			}
 		})
 	}
@@ -117,14 +103,14 @@ func TestSenderHoldsErrors(t *testing.T) {
 	for _, hold := range []bool{false, true} {
 		q := NewErrorQueue(QueueConfig{})
 		s := NewSender(q, hold)
-		s.Push(icmpErr(1)) // nothing in line: queued at once
+		pushOne(s, icmpErr(1)) // nothing in line: queued at once
 		a, _ := s.Reserve()
 		b, _ := s.Reserve()
-		s.Push(icmpErr(2)) // caused by a or b
+		pushOne(s, icmpErr(2)) // caused by a or b
 		s.Done(b, true)
 		s.Done(a, true)
 		c2, _ := s.Reserve()
-		s.Push(icmpErr(3))
+		pushOne(s, icmpErr(3))
 		s.Done(c2, false) // took no id: the error follows the others
 		want := []any{uint16(1), c(0, 1), uint16(2), uint16(3)}
 		if !hold {
@@ -143,7 +129,7 @@ func TestSenderFullQueue(t *testing.T) {
 	if _, err := s.Reserve(); err != unix.ENOBUFS {
 		t.Fatalf("Reserve on a full queue = %v, want ENOBUFS", err)
 	}
-	if s.NextID() != 0 {
+	if s.nextID() != 0 {
 		t.Errorf("a refused send took an id")
 	}
 	q.Pop()
@@ -154,6 +140,32 @@ func TestSenderFullQueue(t *testing.T) {
 	if got := drain(q); !reflect.DeepEqual(got, []any{c(0, 1)}) {
 		t.Errorf("completions = %v", got)
 	}
+}
+
+// pushOne pushes e alone through s.
+func pushOne(s *Sender, e Entry) {
+	done := false
+	s.Push(func() (Entry, bool) {
+		if done {
+			return Entry{}, false
+		}
+		done = true
+		return e, true
+	})
+}
+
+// reserve takes n places in line.
+func reserve(t testing.TB, s *Sender, n int) []Ticket {
+	t.Helper()
+	var tks []Ticket
+	for range n {
+		tk, err := s.Reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tks = append(tks, tk)
+	}
+	return tks
 }
 
 // TestSenderHeld: sends whose buffers the layer below keeps (Hold) get

@@ -189,13 +189,6 @@ static void getsockopt_zerocopy(void) {
 	}
 }
 
-static int so_error(int fd) {
-	int e = 0;
-	socklen_t l = sizeof e;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
-	return e;
-}
-
 /* icmp: an ICMP port unreachable error (IP_RECVERR) has a payload and an
  * address, so the copy to an unmapped buffer faults after the entry left
  * the queue. */
@@ -209,7 +202,7 @@ static void icmp(void) {
 	};
 	for (size_t c = 0; c < sizeof what / sizeof what[0]; c++) {
 		send(u, buf, 10, 0);
-		if (!(wait_err(u, 2000) & POLLERR))
+		if (!(await_err(u) & POLLERR))
 			die("no ICMP error");
 		struct sockaddr_storage ss;
 		socklen_t l = sizeof ss;
@@ -250,11 +243,12 @@ static void timeout_batch(void) {
 	static const struct timespec tss[] = {{0, 0}, {1, 0}};
 	for (int t = 0; t < 2; t++) {
 		for (int i = 0; i < 2; i++) {
-			so_error(u); /* the last ICMP error would fail the send */
 			if (send(u, buf, 10, MSG_ZEROCOPY) < 0)
 				die("send");
-			wait_err(u, 1000);
-			usleep(10000);
+			/* The ICMP error comes after the completion; taking
+			 * the socket error it sets lets the next send go. */
+			if (!await_sock_err(u))
+				die("no ICMP error");
 		}
 		struct mmsghdr v[4];
 		struct iovec iov[4];

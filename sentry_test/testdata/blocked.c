@@ -19,17 +19,14 @@
 #include <sys/wait.h>
 #include <time.h>
 
+/* Both sends are far larger than what the socket and its peer buffer, so
+ * that each blocks for good once it runs, whatever the other left room
+ * for. */
 #define A_SIZE (8 << 20)
-#define B_SIZE (64 << 10)
+#define B_SIZE (8 << 20)
 
 static const struct kind *k;
 static char *abuf, *bbuf;
-
-static long now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 static const char *yes(int b) {
 	return b ? "yes" : "no";
@@ -83,37 +80,21 @@ static void start(struct sender *s, int fd, char *buf, size_t len) {
 		die("pthread_create");
 }
 
-/* sleeping reports whether thread tid of this process is asleep (state S
- * in /proc/self/task/tid/stat). */
-static int sleeping(int tid) {
-	char path[64], stat[512];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(stat, 1, sizeof stat - 1, f);
-	fclose(f);
-	stat[n] = 0;
-	char *p = strrchr(stat, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
-}
-
-/* wait_blocked waits up to ms for s's thread to be asleep in its send, and
- * then ms/2 more: a send blocks once the buffers are full. It does not
- * fail: the caller checks that the send has not returned. */
-static void wait_blocked(struct sender *s, int ms) {
-	for (long end = now_ms() + ms; now_ms() < end; usleep(1000)) {
+/* wait_blocked waits until s's thread is asleep in its send, which it is
+ * once the buffers are full, or its send has returned. The caller checks
+ * which. */
+static void wait_blocked(struct sender *s) {
+	for (long end = now_ms() + EVENT_MS; now_ms() < end; tick()) {
 		int tid = atomic_load(&s->tid);
 		if (atomic_load(&s->done) || (tid && sleeping(tid)))
-			break;
+			return;
 	}
-	usleep(ms * 500);
 }
 
 /* wait_done waits up to ms for s's send to return. */
 static int wait_done(struct sender *s, int ms) {
 	for (long end = now_ms() + ms; !atomic_load(&s->done) && now_ms() < end;)
-		usleep(1000);
+		tick();
 	return atomic_load(&s->done);
 }
 
@@ -144,21 +125,12 @@ static void *reader(void *arg) {
 	return NULL;
 }
 
-/* drain reads the error queue until ids [0, n) were all seen or 5 s
- * passed: loopback TCP completes a send when its data is acknowledged or
- * dropped. */
+/* drain reads the error queue until ids [0, n) were all seen (loopback TCP
+ * completes a send when its data is acknowledged or dropped), then what
+ * else is queued. */
 static void drain(int fd, uint32_t n) {
-	for (long end = now_ms() + 5000; now_ms() < end;) {
-		while (recv_err(fd, 0) >= 0)
-			;
-		uint32_t i = 0;
-		while (i < n && seen[i])
-			i++;
-		if (i == n)
-			break;
-		wait_err(fd, 20);
-	}
-	usleep(50000);
+	if (n > 0)
+		await_ids(fd, 0, n - 1);
 	while (recv_err(fd, 0) >= 0)
 		;
 }
@@ -167,15 +139,7 @@ static void drain(int fd, uint32_t n) {
  * report_ids does but without n, which depends on whether B's send had sent
  * anything before the signal. */
 static void check_ids(const char *what, uint32_t n) {
-	int missing = 0, extra = seen_out;
-	for (uint32_t i = 0; i < MAX_IDS; i++) {
-		if (i < n && !seen[i])
-			missing++;
-		if (i >= n && seen[i])
-			extra++;
-	}
-	printf("%s: ids of the sends that returned a count: missing %d, duplicated %d, unexpected %d\n",
-	       what, missing, seen_dup, extra);
+	printf("%s: ids of the sends that returned a count: %s\n", what, ids_check(n));
 }
 
 /* interrupt runs A and B and interrupts B; the peer then reads everything
@@ -188,10 +152,10 @@ static void interrupt(const char *mode) {
 	/* Freed only once their threads are joined. */
 	struct sender *a = malloc(sizeof *a), *b = malloc(sizeof *b);
 	start(a, tx, abuf, A_SIZE);
-	wait_blocked(a, 200);
+	wait_blocked(a);
 	printf("A blocked in send: %s\n", yes(!atomic_load(&a->done)));
 	start(b, tx, bbuf, B_SIZE);
-	wait_blocked(b, 200);
+	wait_blocked(b);
 	printf("B blocked in send: %s\n", yes(!atomic_load(&b->done)));
 
 	atomic_store(&alarm_thread, 0);
@@ -267,9 +231,9 @@ static pid_t blocked_child(int do_exit) {
 		small_pair(&tx, &rx);
 		struct sender a, b;
 		start(&a, tx, abuf, A_SIZE);
-		wait_blocked(&a, 200);
+		wait_blocked(&a);
 		start(&b, tx, bbuf, B_SIZE);
-		wait_blocked(&b, 200);
+		wait_blocked(&b);
 		char c = atomic_load(&a.done) || atomic_load(&b.done) ? 'n' : 'y';
 		if (write(p[1], &c, 1) != 1)
 			_exit(1);
@@ -291,7 +255,7 @@ static pid_t blocked_child(int do_exit) {
 static const char *reap(pid_t pid, int ms) {
 	static char desc[64];
 	int status;
-	for (long end = now_ms() + ms; now_ms() < end; usleep(1000)) {
+	for (long end = now_ms() + ms; now_ms() < end; tick()) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r < 0)
 			return "waitpid failed";

@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
 	for (int i = 0; i < 4; i++) {
 		if (zsend(tx, 100 + i, MSG_ZEROCOPY, i & 1) >= 0)
 			ids++;
-		printf("revents 0x%x\n", wait_err(tx, 1000));
+		printf("revents 0x%x\n", await_err(tx));
 		drain(tx);
 	}
 
@@ -55,14 +55,12 @@ int main(int argc, char **argv) {
 	drain(tx);
 
 	printf("-- empty sends: TCP takes no id, UDP takes one\n");
-	if (zsend(tx, 0, MSG_ZEROCOPY, 0) >= 0 && dgram)
-		ids++;
-	if (zsend(tx, 0, MSG_ZEROCOPY, 1) >= 0 && dgram)
-		ids++;
-	printf("revents 0x%x\n", wait_err(tx, dgram ? 1000 : 100));
-	if (dgram)
-		usleep(50000);
-	drain(tx);
+	for (int i = 0; i < 2; i++) {
+		if (zsend(tx, 0, MSG_ZEROCOPY, i) >= 0 && dgram)
+			ids++;
+		printf("revents 0x%x\n", (dgram ? await_err(tx) : wait_err(tx, 100)));
+		drain(tx);
+	}
 
 	printf("-- failed sends take no id\n");
 	if (dgram) {
@@ -84,13 +82,12 @@ int main(int argc, char **argv) {
 	drain(tx);
 
 	printf("-- a batch of sends, read at the end\n");
+	uint32_t first = ids;
 	for (int i = 0; i < 8; i++)
 		if (zsend(tx, 1000, MSG_ZEROCOPY, i & 1) >= 0)
 			ids++;
-	printf("revents 0x%x\n", wait_err(tx, 1000));
-	usleep(100000);
-	while (recv_err(tx, 0) >= 0)
-		;
+	printf("revents 0x%x\n", await_err(tx));
+	printf("batch completed: %s\n", await_ids(tx, first, ids - 1) ? "yes" : "no");
 	printf("after batch: revents 0x%x\n", wait_err(tx, 0));
 
 	printf("-- truncated control buffer\n");
@@ -98,8 +95,7 @@ int main(int argc, char **argv) {
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
 		zsend(tx, 10, MSG_ZEROCOPY, 0);
 		ids++;
-		wait_err(tx, 1000);
-		usleep(10000);
+		await_err(tx);
 		char ctl[64];
 		memset(ctl, 0x55, sizeof ctl);
 		struct iovec iov = {buf, 16};
@@ -118,8 +114,7 @@ int main(int argc, char **argv) {
 	printf("-- SO_ZEROCOPY off keeps the queue; MSG_ZEROCOPY is then plain\n");
 	zsend(tx, 10, MSG_ZEROCOPY, 0);
 	ids++;
-	wait_err(tx, 1000);
-	usleep(10000);
+	await_err(tx);
 	set_zerocopy(tx, 0);
 	zsend(tx, 10, MSG_ZEROCOPY, 1);
 	printf("revents 0x%x\n", wait_err(tx, 100));
@@ -129,15 +124,13 @@ int main(int argc, char **argv) {
 	printf("-- recvfrom and recvmmsg on the error queue\n");
 	zsend(tx, 10, MSG_ZEROCOPY, 0);
 	ids++;
-	wait_err(tx, 1000);
-	usleep(10000);
+	await_err(tx);
 	printf("recvfrom: %s\n", ret(recvfrom(tx, buf, sizeof buf, MSG_ERRQUEUE, NULL, NULL)));
 	account(ids - 1, ids - 1);
 	drain(tx);
 	zsend(tx, 10, MSG_ZEROCOPY, 0);
 	ids++;
-	wait_err(tx, 1000);
-	usleep(10000);
+	await_err(tx);
 	{
 		char ctl[2][128];
 		struct iovec iov[2] = {{buf, 10}, {buf + 10, 10}};
@@ -175,25 +168,26 @@ int main(int argc, char **argv) {
 	if (dgram) {
 		printf("-- ICMP errors with IP_RECVERR, in order with completions\n");
 		int u = closed_port_socket(k);
-		for (int i = 0; i < 3; i++) {
-			zsend(u, 10, MSG_ZEROCOPY, i & 1);
-			printf("revents 0x%x\n", wait_err(u, 1000));
-			usleep(20000);
-		}
-		int e;
-		socklen_t l = sizeof e;
-		getsockopt(u, SOL_SOCKET, SO_ERROR, &e, &l);
-		printf("SO_ERROR %s\n", errname(e));
+		/* A datagram's completion comes first, then its ICMP error. */
 		zsend(u, 10, MSG_ZEROCOPY, 0);
-		wait_err(u, 1000);
-		usleep(20000);
-		for (int i = 0; i < 2; i++)
+		await_err(u);
+		recv_err(u, 1);
+		printf("ICMP error queued: revents 0x%x\n", await_err(u));
+		/* The pending socket error fails the next send, which takes no
+		 * id. */
+		zsend(u, 10, MSG_ZEROCOPY, 1);
+		/* Each ICMP error sets the socket error when it arrives. */
+		zsend(u, 10, MSG_ZEROCOPY, 1);
+		printf("SO_ERROR %s\n", errname(await_sock_err(u)));
+		zsend(u, 10, MSG_ZEROCOPY, 0);
+		printf("SO_ERROR %s\n", errname(await_sock_err(u)));
+		/* The queue holds icmp, c1, icmp, c2, icmp: each read leaves
+		 * the socket error at the errno of the next entry if that is
+		 * an ICMP error, else 0 (sock_dequeue_err_skb). */
+		for (int i = 0; i < 6; i++) {
 			recv_err(u, 1);
-		getsockopt(u, SOL_SOCKET, SO_ERROR, &e, &l);
-		printf("SO_ERROR %s\n", errname(e));
-		drain(u);
-		getsockopt(u, SOL_SOCKET, SO_ERROR, &e, &l);
-		printf("SO_ERROR %s\n", errname(e));
+			printf("SO_ERROR %s\n", errname(so_error(u)));
+		}
 		report_ids("icmp", 3);
 		close(u);
 	} else {

@@ -13,10 +13,9 @@ static void zsend(const char *what, int fd) {
 	printf("%s: send %s\n", what, ret(send(fd, buf, 10, MSG_ZEROCOPY)));
 }
 
-/* one reads one completion of fd and prints its range. */
+/* one reads the one completion fd has or will have and prints its range. */
 static void one(const char *what, int fd) {
-	wait_err(fd, 1000);
-	usleep(20000);
+	await_err(fd);
 	char ctl[128];
 	struct msghdr msg = {.msg_control = ctl, .msg_controllen = sizeof ctl};
 	long r = recvmsg(fd, &msg, MSG_ERRQUEUE);

@@ -36,8 +36,11 @@ static void show(const char *what) {
 	close(ep);
 }
 
+/* sender sends once the main thread is asleep in its poll, select or
+ * epoll_wait. */
 static void *sender(void *arg) {
-	usleep(100000);
+	if (!await_sleeping(getpid()))
+		die("the main thread never blocked");
 	if (send(tx, buf, sizeof buf, MSG_ZEROCOPY) < 0)
 		die("send");
 	return arg;
@@ -50,24 +53,25 @@ static void blocked(const char *how) {
 	int r = 0, ev = 0;
 	if (!strcmp(how, "poll")) {
 		struct pollfd p = {.fd = tx, .events = POLLIN};
-		r = poll(&p, 1, 2000);
+		r = poll(&p, 1, expect_ms());
 		ev = p.revents;
 	} else if (!strcmp(how, "select")) {
 		fd_set rd;
 		FD_ZERO(&rd);
 		FD_SET(tx, &rd);
-		struct timeval tv = {2, 0};
+		struct timeval tv = {expect_ms() / 1000, expect_ms() % 1000 * 1000};
 		r = select(tx + 1, &rd, NULL, NULL, &tv);
 		ev = FD_ISSET(tx, &rd);
 	} else {
 		int ep = epoll_create1(0);
 		struct epoll_event e = {.events = EPOLLIN | EPOLLET}, out;
 		epoll_ctl(ep, EPOLL_CTL_ADD, tx, &e);
-		r = epoll_wait(ep, &out, 1, 2000);
+		r = epoll_wait(ep, &out, 1, expect_ms());
 		ev = r > 0 ? out.events : 0;
 		close(ep);
 	}
 	pthread_join(th, NULL);
+	expected(r > 0);
 	printf("blocked in %s: woke %d events 0x%x\n", how, r, ev);
 	while (recv_err(tx, 0) >= 0)
 		;
@@ -80,8 +84,7 @@ int main(int argc, char **argv) {
 	show("empty");
 	if (send(tx, buf, sizeof buf, MSG_ZEROCOPY) < 0)
 		die("send");
-	wait_err(tx, 1000);
-	usleep(20000);
+	await_err(tx);
 	show("completion queued");
 	recv_err(tx, 0);
 	show("drained");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SO_ZEROCOPY
@@ -171,7 +172,6 @@ static void set_zerocopy(int fd, int on) {
 		die("setsockopt SO_ZEROCOPY");
 }
 
-/* Completion accounting: every id must be completed exactly once. */
 /* closed_port_socket returns a socket of kind k with SO_ZEROCOPY and
  * IP_RECVERR (IPV6_RECVERR) on, connected to a loopback port nobody
  * listens on: each datagram it sends earns an ICMP port unreachable. */
@@ -189,6 +189,7 @@ static int closed_port_socket(const struct kind *k) {
 	return u;
 }
 
+/* Completion accounting: every id must be completed exactly once. */
 #define MAX_IDS 4096
 static unsigned char seen[MAX_IDS];
 static int seen_dup, seen_out;
@@ -210,8 +211,9 @@ static void reset_ids(void) {
 	seen_dup = seen_out = 0;
 }
 
-/* report_ids prints whether ids [0, n) were each completed exactly once. */
-static void report_ids(const char *what, uint32_t n) {
+/* ids_check formats whether ids [0, n) were each completed exactly once. */
+static const char *ids_check(uint32_t n) {
+	static char buf[96];
 	int missing = 0, extra = seen_out;
 	for (uint32_t i = 0; i < MAX_IDS; i++) {
 		if (i < n && !seen[i])
@@ -219,8 +221,13 @@ static void report_ids(const char *what, uint32_t n) {
 		if (i >= n && seen[i])
 			extra++;
 	}
-	printf("%s: %u ids: missing %d, duplicated %d, unexpected %d\n", what,
-	       n, missing, seen_dup, extra);
+	snprintf(buf, sizeof buf, "missing %d, duplicated %d, unexpected %d", missing, seen_dup, extra);
+	return buf;
+}
+
+/* report_ids prints whether ids [0, n) were each completed exactly once. */
+static void report_ids(const char *what, uint32_t n) {
+	printf("%s: %u ids: %s\n", what, n, ids_check(n));
 }
 
 /* recv_err reads one error-queue message of fd. With print set it prints
@@ -262,6 +269,114 @@ static int wait_err(int fd, int ms) {
 	if (poll(&p, 1, ms) < 0)
 		die("poll");
 	return p.revents;
+}
+
+/* Guests wait for the events they depend on, never for a fixed time: poll
+ * for the event, or check a condition every tick. EVENT_MS bounds each
+ * wait, so that an event that never comes shows in the output instead of
+ * hanging the guest. Once an expected event has not come (stock runsc
+ * queues no completions), the runtime lacks the feature and later waits
+ * for expected events are short (expect_ms). Waits for something that
+ * must not happen (no POLLERR after a send that takes no id) are the only
+ * other short timeouts. */
+#define EVENT_MS 10000
+
+static int missed;
+
+/* expect_ms returns how long to wait for an expected event. */
+static int expect_ms(void) {
+	return missed ? 100 : EVENT_MS;
+}
+
+/* expected notes whether an expected event came, and returns came. */
+static int expected(int came) {
+	if (!came)
+		missed = 1;
+	return came;
+}
+
+/* await_err waits for POLLERR, expected on fd, and returns the revents. */
+static int await_err(int fd) {
+	int r = wait_err(fd, expect_ms());
+	expected(r & POLLERR);
+	return r;
+}
+
+static long now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* tick pauses between two checks of a condition. */
+static void tick(void) {
+	nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+/* so_error returns and clears fd's pending socket error (SO_ERROR). */
+static int so_error(int fd) {
+	int e = 0;
+	socklen_t l = sizeof e;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l))
+		die("getsockopt SO_ERROR");
+	return e;
+}
+
+/* await_sock_err waits until fd has a pending socket error, as the
+ * arrival of an ICMP error sets one, and returns it, cleared; 0 if none
+ * came. Unlike POLLERR it tells an arrival while other entries are queued. */
+static int await_sock_err(int fd) {
+	for (long end = now_ms() + expect_ms(); now_ms() < end; tick()) {
+		int e = so_error(fd);
+		if (e)
+			return e;
+	}
+	expected(0);
+	return 0;
+}
+
+/* sleeping reports whether thread tid of this process is asleep, blocked
+ * in a call (state S in /proc/self/task/tid/stat). */
+static int sleeping(int tid) {
+	char path[64], stat[512];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(stat, 1, sizeof stat - 1, f);
+	fclose(f);
+	stat[n] = 0;
+	char *p = strrchr(stat, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* await_sleeping waits until thread tid is asleep and reports whether it
+ * was within EVENT_MS. */
+static int await_sleeping(int tid) {
+	for (long end = now_ms() + expect_ms(); now_ms() < end; tick())
+		if (sleeping(tid))
+			return 1;
+	return expected(0);
+}
+
+/* await_ids reads fd's error queue, accounting completions without
+ * printing them, until ids [lo, hi] have all been seen, and reports whether
+ * they were. Completions that arrive apart may come in several entries:
+ * callers print only the accounting. */
+static int await_ids(int fd, uint32_t lo, uint32_t hi) {
+	long end = now_ms() + expect_ms();
+	for (;;) {
+		uint32_t i = lo;
+		while (i <= hi && i < MAX_IDS && seen[i])
+			i++;
+		if (i > hi)
+			return 1;
+		long left = end - now_ms();
+		if (left <= 0)
+			return expected(0);
+		if (wait_err(fd, left) & POLLERR && recv_err(fd, 0) < 0)
+			tick(); /* POLLERR for a socket error alone */
+	}
 }
 
 /* zc_cmsg fills ctl with one SOL_SOCKET/SCM_ZC_NOTIFICATION cmsg with room

@@ -1,5 +1,0 @@
-//go:build !race
-
-package zcsocket_test
-
-const raceEnabled = false
