@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zcstack/zcstack/internal/runsc"
+	"github.com/zcstack/zcstack/internal/testenv"
 )
 
 // crictlVersion is the version of crictl, Kubernetes' command-line client
@@ -39,7 +40,7 @@ const cniBin = "/usr/lib/cni"
 func TestContainerdCRI(t *testing.T) {
 	e := getEnv(t)
 	if _, err := os.Stat(filepath.Join(cniBin, "bridge")); err != nil {
-		skip(t, "no CNI plugins (.ci/run installs containernetworking-plugins): %v", err)
+		testenv.Unavailable(t, "no CNI plugins (.ci/run installs containernetworking-plugins): %v", err)
 	}
 	ctd, ctr, err := buildContainerd(e.dir)
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcstack/zcstack/internal/runsc"
+	"github.com/zcstack/zcstack/internal/testenv"
 )
 
 // verdict is the line the guest prints when every check passed.
@@ -67,17 +68,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// skip skips the test, or fails it under CI, where the machine is set up to
-// run every test.
-func skip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set but %s", msg)
-	}
-	t.Skip(msg)
-}
-
 // getEnv builds the guest and runsc-zc on first use, and checks that the
 // commands the test needs are installed.
 func getEnv(t *testing.T, commands ...string) *env {
@@ -86,11 +76,11 @@ func getEnv(t *testing.T, commands ...string) *env {
 		t.Skip("-short: no engines")
 	}
 	if err := runsc.CanSandbox(); err != nil {
-		skip(t, "cannot run runsc: %v", err)
+		testenv.Unavailable(t, "cannot run runsc: %v", err)
 	}
 	for _, c := range commands {
 		if _, err := exec.LookPath(c); err != nil {
-			skip(t, "%s is not installed (.ci/run installs it from Debian's packages)", c)
+			testenv.Unavailable(t, "%s is not installed (.ci/run installs it from Debian's packages)", c)
 		}
 	}
 	envOnce.Do(func() {

@@ -53,6 +53,12 @@ func ModuleRoot() (string, error) {
 // Build builds the given runtimes into dir with the go command, which reuses
 // its build cache: a rebuild with nothing changed only links.
 func Build(dir string, runtimes ...Runtime) (Binaries, error) {
+	return BuildTags(dir, nil, runtimes...)
+}
+
+// BuildTags is Build with Go build tags, such as gVisor's systrap_profiling
+// (systrap's own counters, which --profiling-metrics exports).
+func BuildTags(dir string, tags []string, runtimes ...Runtime) (Binaries, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -64,7 +70,7 @@ func Build(dir string, runtimes ...Runtime) (Binaries, error) {
 			return nil, fmt.Errorf("no runtime %q to build", r)
 		}
 		out := filepath.Join(dir, string(r))
-		if err := goBuild(root, out, pkg); err != nil {
+		if err := goBuild(root, out, pkg, tags...); err != nil {
 			return nil, err
 		}
 		bins[r] = out
@@ -91,8 +97,8 @@ func BuildShim(dir string) (string, error) {
 }
 
 // goBuild builds pkg statically into out, in the module rooted at root.
-func goBuild(root, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+func goBuild(root, out, pkg string, tags ...string) error {
+	cmd := exec.Command("go", "build", "-tags", strings.Join(tags, ","), "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {

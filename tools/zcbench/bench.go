@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -9,8 +12,10 @@ import (
 	"github.com/zcstack/zcstack/internal/runsc"
 )
 
-// key names one cell of the matrix.
+// key names one cell of the matrix. net is the sandbox's network mode, ""
+// on the host, whose cells stand for every network mode.
 type key struct {
+	net     runsc.Network
 	proto   string
 	family  int
 	limit   int
@@ -19,40 +24,73 @@ type key struct {
 	env     runsc.Runtime
 }
 
+// place is where a run runs: an environment and, in a sandbox, its network.
+type place struct {
+	env runsc.Runtime
+	net runsc.Network
+}
+
+func (p place) String() string {
+	if p.net == "" {
+		return string(p.env)
+	}
+	return fmt.Sprintf("%s --network=%s", p.env, p.net)
+}
+
+func (k key) place() place { return place{k.env, k.net} }
+
 // bench runs the matrix.
 type bench struct {
-	cfg   config
-	bins  runsc.Binaries
-	guest string
-	meter *cpuMeter
-	port  int
+	cfg     config
+	bins    runsc.Binaries
+	guest   string
+	meter   *cpuMeter
+	workdir string
 	// runs holds each cell's results, one per repetition.
 	runs map[key][]result
-	// startup holds the CPU time of an empty run of each environment, one
-	// per repetition: what a run costs before the guest does anything.
-	startup map[runsc.Runtime][]time.Duration
+	// startup holds the CPU time of an empty run in each place, one per
+	// repetition: what a run costs before the guest does anything.
+	startup map[place][]time.Duration
+}
+
+// netOf is the network mode a cell of env has under the sandbox network n.
+func netOf(env runsc.Runtime, n runsc.Network) runsc.Network {
+	if env == runsc.Host {
+		return ""
+	}
+	return n
 }
 
 // cells lists the runs of one repetition, in the order they run. Copy mode
-// ignores the notification limit, so it runs once, under the first limit.
+// ignores the notification limit, so it runs once, under the first limit;
+// the host's cells run once for all network modes.
 func (b *bench) cells() []key {
 	var out []key
-	for _, proto := range b.cfg.protos {
-		for _, family := range b.cfg.families {
-			for _, payload := range b.cfg.payloads {
-				if payload == 0 {
-					payload = maxPayload(proto, family)
-				}
-				for _, em := range envModes {
-					if !b.cfg.envs[em.env] {
-						continue
+	seen := map[key]bool{}
+	for _, n := range b.cfg.networks {
+		payloads := b.cfg.payloads
+		if n == runsc.NetHost {
+			payloads = b.cfg.hostnetPayloads
+		}
+		for _, proto := range b.cfg.protos {
+			for _, family := range b.cfg.families {
+				for _, payload := range payloads {
+					if payload == 0 {
+						payload = maxPayload(proto, family)
 					}
-					for _, mode := range em.modes {
-						for i, limit := range b.cfg.limits {
-							if mode == modeCopy && i > 0 {
-								break
+					for _, em := range envModes {
+						if !b.cfg.envs[em.env] {
+							continue
+						}
+						for _, mode := range em.modes {
+							for i, limit := range b.cfg.limits {
+								k := key{netOf(em.env, n), proto, family, limit, payload, mode, em.env}
+								if (mode == modeCopy && i > 0) || seen[k] {
+									continue
+								}
+								seen[k] = true
+								out = append(out, k)
 							}
-							out = append(out, key{proto, family, limit, payload, mode, em.env})
 						}
 					}
 				}
@@ -62,12 +100,23 @@ func (b *bench) cells() []key {
 	return out
 }
 
+// places lists where the cells run, in their order.
+func (b *bench) places() []place {
+	var out []place
+	for _, k := range b.cells() {
+		if !slices.Contains(out, k.place()) {
+			out = append(out, k.place())
+		}
+	}
+	return out
+}
+
 // measure runs every cell reps times, interleaved so that the machine's
-// noise spreads over all of them alike. A cell whose run fails with an errno
-// (MSG_ZEROCOPY under stock runsc) is not repeated.
+// noise spreads over all of them alike. A cell whose runtime refuses the
+// mode (an errno: MSG_ZEROCOPY under stock runsc) is not repeated.
 func (b *bench) measure() (*report, error) {
 	b.runs = map[key][]result{}
-	b.startup = map[runsc.Runtime][]time.Duration{}
+	b.startup = map[place][]time.Duration{}
 	cells := b.cells()
 	total := len(cells) * b.cfg.reps
 	done := 0
@@ -80,8 +129,7 @@ func (b *bench) measure() (*report, error) {
 			if prev := b.runs[k]; len(prev) > 0 && prev[0].Error != "" {
 				continue
 			}
-			progress("[%d/%d] rep %d: %s v%d %s payload %d limit %d on %s", done, total, rep+1,
-				k.proto, k.family, k.mode, k.payload, k.limit, k.env)
+			progress("[%d/%d] rep %d: %s", done, total, rep+1, k.describe())
 			r, err := b.runOne(k)
 			if err != nil {
 				return nil, err
@@ -92,30 +140,66 @@ func (b *bench) measure() (*report, error) {
 	return b.report(), nil
 }
 
-// measureStartup runs /bin/true once in each environment and records its
-// CPU time.
+// measureStartup runs /bin/true once in each place and records its CPU
+// time.
 func (b *bench) measureStartup() error {
-	for _, em := range envModes {
-		if !b.cfg.envs[em.env] {
-			continue
+	for _, p := range b.places() {
+		cmd, err := b.command(p, "", "/bin/true")
+		if err != nil {
+			return err
 		}
-		cpu, err := b.meter.measure(func() error {
-			_, err := b.bins.Output(em.env, "/bin/true")
+		cpu, _, err := b.meter.measure(func() error {
+			_, err := b.execute(p, cmd)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("empty run on %s: %w", em.env, err)
+			return fmt.Errorf("empty run on %s: %w", p, err)
 		}
-		b.startup[em.env] = append(b.startup[em.env], cpu)
+		b.startup[p] = append(b.startup[p], cpu)
 	}
 	return nil
 }
 
+// command returns the command that runs argv in p: with runsc's cgroups
+// left alone, so that the sandbox stays in zcbench's cgroup, and with the
+// wake-up counter logged to metricsLog if it is not "".
+func (b *bench) command(p place, metricsLog string, argv ...string) (*exec.Cmd, error) {
+	cmd, err := b.bins.CommandOn(p.env, p.net, argv...)
+	if err != nil || p.env == runsc.Host {
+		return cmd, err
+	}
+	flags := []string{"--ignore-cgroups"}
+	if metricsLog != "" {
+		flags = append(flags, wakeupFlags(metricsLog)...)
+	}
+	cmd.Args = slices.Insert(cmd.Args, 1, flags...)
+	return cmd, nil
+}
+
+// execute runs cmd, a command of place p, to its end, a sandbox on the
+// sandboxes' CPUs, and returns its standard output (through a pipe, which
+// runsc needs: a file as stdout fails in its chroot). A command that fails
+// is an error, whatever it printed.
+func (b *bench) execute(p place, cmd *exec.Cmd) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var cpus []int
+	if p.env != runsc.Host {
+		cpus = b.cfg.sandboxCPUs
+	}
+	if err := startOn(cpus, cmd.Start); err != nil {
+		return nil, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s: %v: %s", p, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return stdout.Bytes(), nil
+}
+
 // runOne runs zcgen pair once for k.
 func (b *bench) runOne(k key) (result, error) {
-	b.port++
 	argv := []string{b.guest, "pair",
-		"-" + strconv.Itoa(k.family), "-t", k.proto, "-p", strconv.Itoa(20000 + b.port%20000),
+		"-" + strconv.Itoa(k.family), "-t", k.proto,
 		"-m", k.mode, "-l", strconv.Itoa(k.limit), "-s", strconv.Itoa(k.payload),
 		"-d", strconv.Itoa(int(b.cfg.duration.Seconds())),
 	}
@@ -124,22 +208,35 @@ func (b *bench) runOne(k key) (result, error) {
 		// affinity does not reach the sentry's threads.
 		argv = append(argv, "-C", strconv.Itoa(b.cfg.txCPU), "-R", strconv.Itoa(b.cfg.rxCPU))
 	}
+	var metricsLog string
+	if b.cfg.wakeups && k.env != runsc.Host {
+		metricsLog = filepath.Join(b.workdir, "metrics.csv")
+	}
+	cmd, err := b.command(k.place(), metricsLog, argv...)
+	if err != nil {
+		return result{}, err
+	}
 	var out []byte
-	cpu, err := b.meter.measure(func() error {
+	cpu, tree, err := b.meter.measure(func() error {
 		var err error
-		out, err = b.bins.Output(k.env, argv...)
+		out, err = b.execute(k.place(), cmd)
 		return err
 	})
-	r, perr := parseResult(out)
-	r.CPU = cpu
-	if perr != nil {
-		if err != nil {
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w\n%s", k.describe(), err, out)
+	}
+	r, err := parseResult(out)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", k.describe(), err)
+	}
+	r.CPU, r.TreeCPU = cpu, tree
+	if metricsLog != "" {
+		if r.Wakeups, err = readWakeups(metricsLog); err != nil {
 			return r, err
 		}
-		return r, perr
 	}
-	if !r.OK && r.Error == "" {
-		return r, fmt.Errorf("%s v%d %s on %s: completions missing:\n%s", k.proto, k.family, k.mode, k.env, out)
+	if !r.OK && (r.Error == "" || r.Sends > 0) {
+		return r, fmt.Errorf("%s: completions missing:\n%s", k.describe(), out)
 	}
 	return r, nil
 }
@@ -171,4 +268,9 @@ func median(xs []float64) (med, lo, hi float64) {
 		med = (s[n/2-1] + s[n/2]) / 2
 	}
 	return med, s[0], s[n-1]
+}
+
+// describe names a cell in messages.
+func (k key) describe() string {
+	return fmt.Sprintf("%s v%d %s payload %d limit %d on %s", k.proto, k.family, k.mode, k.payload, k.limit, k.place())
 }

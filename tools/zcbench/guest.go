@@ -31,15 +31,30 @@ func buildGuest(dir string) (string, error) {
 	return bin, nil
 }
 
-// result is what one zcgen pair run reports, and the CPU time of its whole
-// process tree.
+// result is what one zcgen pair run reports, and what it cost.
 type result struct {
-	TxMBps, RxMBps  float64
-	SyscallsPerSend float64
-	Sends           uint64
-	OK              bool
-	Error           string // the errno name that stopped the sender
-	CPU             time.Duration
+	TxMBps          float64 `json:"mb_per_s"`
+	RxMBps          float64 `json:"rx_mb_per_s"`
+	SyscallsPerSend float64 `json:"syscalls_per_send"`
+	Sends           uint64  `json:"sends"`
+	// Seconds is how long the sender sent.
+	Seconds float64 `json:"seconds"`
+	// PollsBusy counts the sender's polls that returned without POLLOUT.
+	PollsBusy uint64 `json:"polls_busy"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error"` // the errno name that stopped the sender
+	// CPU is the CPU time of everything the run started (zcbench's
+	// cgroup); TreeCPU the rusage of the process tree, which misses what
+	// is reaped without being waited for.
+	CPU     time.Duration `json:"cpu_ns"`
+	TreeCPU time.Duration `json:"tree_cpu_ns"`
+	// GuestCPU is the CPU time the sender and the receiver report
+	// (getrusage RUSAGE_SELF): on the host their own, in a sandbox the
+	// sentry's accounting of its tasks (time in the guest and in the
+	// sentry, sampled at each clock tick, whether or not a CPU ran it).
+	GuestCPU time.Duration `json:"guest_cpu_ns"`
+	// Wakeups counts systrap's stub wake-ups (with -wakeups).
+	Wakeups uint64 `json:"wakeups"`
 }
 
 // parseResult reads zcgen's role=tx and role=rx lines.
@@ -62,11 +77,15 @@ func parseResult(out []byte) (result, error) {
 			r.TxMBps = num("mb_per_s")
 			r.SyscallsPerSend = num("syscalls_per_send")
 			r.Sends = uint64(num("sends"))
+			r.Seconds = num("seconds")
+			r.PollsBusy = uint64(num("polls_busy"))
 			r.OK = kv["ok"] == "1"
 			r.Error = kv["error"]
+			r.GuestCPU += time.Duration(num("cpu_s") * float64(time.Second))
 		case "rx":
 			sawRx = true
 			r.RxMBps = num("mb_per_s")
+			r.GuestCPU += time.Duration(num("cpu_s") * float64(time.Second))
 		}
 	}
 	if !sawTx || !sawRx {
