@@ -1,7 +1,8 @@
 // Package sentry is zcstack's extension of gVisor's sentry: MSG_ZEROCOPY,
 // the socket error queue and the SCM_ZC_NOTIFICATION copy-back of sendmsg
-// for the netstack TCP and UDP sockets of runsc's guests, without a fork of
-// gVisor. A blank import links it into runsc (tools/runsc-zc).
+// for the TCP and UDP sockets of runsc's guests, of gVisor's netstack and of
+// the host (--network=host), without a fork of gVisor. A blank import links
+// it into runsc (tools/runsc-zc).
 //
 // The hook (table.go): gVisor registers its syscall tables in the init of
 // pkg/sentry/syscalls/linux, which this package imports; its own init then
@@ -17,6 +18,15 @@
 // only its Readiness adds POLLERR. Its zerocopy state, a zcsocket.State
 // (Linux SOCK_ZEROCOPY, sk_zckey, sk_error_queue), is nil until the first
 // setsockopt(SO_ZEROCOPY, 1) or an accept from such a listener.
+//
+// Host sockets (hostinet.go): with --network=host, socket() and accept wrap
+// hostinet's TCP and UDP sockets, host sockets, in a hostSocket the same
+// way (ourSocket is what the overrides need of either). Its zerocopy state
+// is a zchost.State: SO_ZEROCOPY is set on the host socket, a MSG_ZEROCOPY
+// send pins the guest's pages and gives the host their mappings with the
+// host's MSG_ZEROCOPY (hostSocket.sendZerocopy), and the guest's error
+// queue is filled from the host's, host ids translated to the guest's.
+// hostinet_unsafe.go reaches what hostinet does not export.
 //
 // A send (sys_send.go): until a socket of the sandbox has had SO_ZEROCOPY
 // (the series' static branch), sendmsg, sendmmsg and sendto go to gVisor

@@ -11,7 +11,6 @@ import (
 	"gvisor.dev/gvisor/pkg/usermem"
 
 	"github.com/zcstack/zcstack/syscalls"
-	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // guestMem is a task's memory for syscalls/: the task's copy methods, and
@@ -46,7 +45,7 @@ func (noWrite) ReadToBlocks(dsts safemem.BlockSeq) (uint64, error) {
 // call returns the syscalls/ context of a syscall of t on the socket file
 // whose zerocopy state is zc. gVisor runs only 64-bit tasks; its socket
 // message syscalls fail for others before they get here.
-func call(t *kernel.Task, file *vfs.FileDescription, zc *zcsocket.State) syscalls.Call {
+func call(t *kernel.Task, file *vfs.FileDescription, zc syscalls.Socket) syscalls.Call {
 	return syscalls.Call{
 		Mem:         guestMem{t},
 		ABI:         syscalls.ABI64,

@@ -29,6 +29,10 @@ var zerocopyMetrics = []struct {
 	{"/zcstack/zerocopy/copy_back_ranges", "Number of completion ranges written back by SCM_ZC_NOTIFICATION.", true, &sandboxStats.Notified},
 	{"/zcstack/zerocopy/enobufs", "Number of MSG_ZEROCOPY sends refused with ENOBUFS because an error queue was full.", true, &sandboxStats.NoBufs},
 	{"/zcstack/zerocopy/errqueue_depth_high_water", "Most entries any socket error queue has held.", false, &sandboxStats.DepthHighWater},
+	{"/zcstack/zerocopy/host_sends", "Number of host MSG_ZEROCOPY sends that took a host id (--network=host).", true, &sandboxStats.HostSends},
+	{"/zcstack/zerocopy/host_completions", "Number of host ids whose completions were read from the host (--network=host).", true, &sandboxStats.HostCompletions},
+	{"/zcstack/zerocopy/host_copied", "Number of host ids the host completed with SO_EE_CODE_ZEROCOPY_COPIED (--network=host).", true, &sandboxStats.HostCopied},
+	{"/zcstack/zerocopy/host_fallbacks", "Number of host sends made by copy because the host refused MSG_ZEROCOPY with ENOBUFS (--network=host).", true, &sandboxStats.HostFallbacks},
 }
 
 // gVisor requires metrics to be registered before metric.Initialize, which

@@ -31,6 +31,9 @@ func TestMetrics(t *testing.T) {
 		"/zcstack/zerocopy/coalesced":        4,
 		"/zcstack/zerocopy/copy_backs":       2,
 		"/zcstack/zerocopy/copy_back_ranges": 3,
+		"/zcstack/zerocopy/host_sends":       9,
+		"/zcstack/zerocopy/host_completions": 9,
+		"/zcstack/zerocopy/host_copied":      8,
 	}
 	for _, m := range zerocopyMetrics {
 		m.value.Store(values[m.name])
@@ -82,6 +85,9 @@ func TestMetrics(t *testing.T) {
 		"runsc_zcstack_zerocopy_copy_back_ranges 3",
 		"runsc_zcstack_zerocopy_copy_backs 2",
 		"runsc_zcstack_zerocopy_errqueue_depth_high_water 0",
+		"runsc_zcstack_zerocopy_host_completions 9",
+		"runsc_zcstack_zerocopy_host_copied 8",
+		"runsc_zcstack_zerocopy_host_sends 9",
 		"runsc_zcstack_zerocopy_sends 7",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

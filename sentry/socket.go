@@ -65,24 +65,28 @@ func newZCSocket(t *kernel.Task, family int, skType linux.SockType, protocol int
 		skType:   skType,
 		protocol: protocol,
 	}
+	if serr := wrapSocket(t, &s.vfsfd, s, inner); serr != nil {
+		return nil, serr
+	}
+	t.Kernel().RecordSocket(inner)
+	return &s.vfsfd, nil
+}
+
+// wrapSocket makes vfsfd, whose implementation is impl, the file description
+// of a socket of ours around gVisor's socket file inner: a socket file on
+// inner's dentry. It drops inner if it fails.
+func wrapSocket(t *kernel.Task, vfsfd *vfs.FileDescription, impl vfs.FileDescriptionImpl, inner *vfs.FileDescription) *syserr.Error {
 	vd := inner.VirtualDentry()
-	if err := s.vfsfd.Init(s, linux.O_RDWR, t.Credentials(), vd.Mount(), vd.Dentry(), &vfs.FileDescriptionOptions{
+	if err := vfsfd.Init(impl, linux.O_RDWR, t.Credentials(), vd.Mount(), vd.Dentry(), &vfs.FileDescriptionOptions{
 		DenyPRead:         true,
 		DenyPWrite:        true,
 		UseDentryMetadata: true,
 		SpecialFile:       true,
 	}); err != nil {
 		inner.DecRef(t)
-		return nil, syserr.FromError(err)
+		return syserr.FromError(err)
 	}
-	t.Kernel().RecordSocket(inner)
-	return &s.vfsfd, nil
-}
-
-// socketOf returns the zcSocket that file is, if it is one.
-func socketOf(file *vfs.FileDescription) (*zcSocket, bool) {
-	s, ok := file.Impl().(*zcSocket)
-	return s, ok
+	return nil
 }
 
 // Release implements vfs.FileDescriptionImpl.Release: it drops the only
@@ -141,7 +145,7 @@ func (s *zcSocket) enableZerocopy() {
 	s.zcState(true).SetZerocopy(true)
 }
 
-// recvErrOn reports IP_RECVERR (level SOL_IP) or IPV6_RECVERR (SOL_IPV6).
+// recvErrOn implements ourSocket.recvErrOn.
 func (s *zcSocket) recvErrOn(level int32) bool {
 	if level == linux.SOL_IPV6 {
 		return s.ep.SocketOptions().GetIPv6RecvError()
@@ -149,10 +153,34 @@ func (s *zcSocket) recvErrOn(level int32) bool {
 	return s.ep.SocketOptions().GetIPv4RecvError()
 }
 
-// zerocopyEnabled reports SOCK_ZEROCOPY and returns the state when it is set.
-func (s *zcSocket) zerocopyEnabled() (*zcsocket.State, bool) {
-	zc := s.zc.Load()
-	return zc, zc != nil && zc.ZerocopyEnabled()
+// zerocopy implements ourSocket.zerocopy.
+func (s *zcSocket) zerocopy(create bool) zerocopyState {
+	if zc := s.zcState(create); zc != nil {
+		return zc
+	}
+	return nil
+}
+
+// setZerocopy implements ourSocket.setZerocopy: 0 or 1, else EINVAL, as
+// Linux's sk_setsockopt on a TCP or UDP socket.
+func (s *zcSocket) setZerocopy(v int32) error {
+	on, err := zcsocket.ZerocopyValue(v)
+	if err != nil {
+		return err
+	}
+	if on {
+		s.enableZerocopy()
+	} else if zc := s.zc.Load(); zc != nil {
+		zc.SetZerocopy(false)
+	}
+	return nil
+}
+
+// setSockErr implements ourSocket.setSockErr.
+func (s *zcSocket) setSockErr(errno uint32) {
+	if zc := s.zc.Load(); zc != nil {
+		zc.SetSockErr(errno)
+	}
 }
 
 // Accept implements socket.Socket.Accept as gVisor's netstack socket does,
@@ -180,9 +208,8 @@ func (s *zcSocket) Accept(t *kernel.Task, peerRequested bool, flags int, blockin
 		return 0, nil, 0, serr
 	}
 	defer nfile.DecRef(t)
-	if _, on := s.zerocopyEnabled(); on {
-		ns, _ := socketOf(nfile)
-		ns.enableZerocopy()
+	if zc := s.zc.Load(); zc != nil && zc.ZerocopyEnabled() {
+		nfile.Impl().(*zcSocket).enableZerocopy()
 	}
 	if err := nfile.SetStatusFlags(t, t.Credentials(), uint32(flags&linux.SOCK_NONBLOCK)); err != nil {
 		return 0, nil, 0, syserr.FromError(err)

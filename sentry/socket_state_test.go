@@ -3,11 +3,17 @@ package sentry
 import (
 	"testing"
 
+	"gvisor.dev/gvisor/pkg/state"
+
 	"github.com/zcstack/zcstack/internal/statecheck"
 )
 
+// TestSocketStateFields keeps the hand-written state methods of both
+// wrappers in step with their fields.
 func TestSocketStateFields(t *testing.T) {
-	if err := statecheck.Fields(&zcSocket{}); err != nil {
-		t.Error(err)
+	for _, v := range []state.Type{&zcSocket{}, &hostSocket{}} {
+		if err := statecheck.Fields(v); err != nil {
+			t.Error(err)
+		}
 	}
 }

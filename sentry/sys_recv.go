@@ -8,8 +8,6 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/ktime"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
-
-	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // recvErrFlags are the flags gVisor's recvmsg accepts; others are EINVAL,
@@ -18,26 +16,26 @@ const recvErrFlags = linux.MSG_OOB | linux.MSG_DONTROUTE | linux.MSG_DONTWAIT | 
 	linux.MSG_WAITALL | linux.MSG_TRUNC | linux.MSG_CTRUNC | linux.MSG_PEEK | linux.MSG_CMSG_CLOEXEC |
 	linux.MSG_ERRQUEUE | linux.MSG_WAITFORONE
 
-// errQueueFile returns the file behind fd and its zerocopy state for a
-// receive with flags that is ours: one with MSG_ERRQUEUE, by a 64-bit task,
-// on a zcSocket whose error queue is ours (it has had SO_ZEROCOPY). It
-// returns nil for every other receive, which gVisor serves. The caller
-// drops the reference.
-func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, *zcsocket.State) {
+// errQueueFile returns the file behind fd, its socket and its zerocopy
+// state for a receive with flags that is ours: one with MSG_ERRQUEUE, by a
+// 64-bit task, on a socket of ours whose error queue is ours (it has had
+// SO_ZEROCOPY). It returns nil for every other receive, which gVisor
+// serves. The caller drops the reference.
+func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, ourSocket, zerocopyState) {
 	if flags&linux.MSG_ERRQUEUE == 0 || t.Arch().Width() != 8 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	file := t.GetFile(fd)
 	if file == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if s, ok := socketOf(file); ok {
-		if zc := s.zc.Load(); zc != nil {
-			return file, zc
+		if zc := s.zerocopy(false); zc != nil {
+			return file, s, zc
 		}
 	}
 	file.DecRef(t)
-	return nil, nil
+	return nil, nil, nil
 }
 
 // sysRecvMsg serves recvmsg(MSG_ERRQUEUE) from the socket's own error queue
@@ -45,7 +43,7 @@ func errQueueFile(t *kernel.Task, fd, flags int32) (*vfs.FileDescription, *zcsoc
 func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[2].Int()
-		file, zc := errQueueFile(t, args[0].Int(), flags)
+		file, _, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -68,7 +66,7 @@ func sysRecvMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
 		flags := args[3].Int()
-		file, zc := errQueueFile(t, args[0].Int(), flags)
+		file, s, zc := errQueueFile(t, args[0].Int(), flags)
 		if file == nil {
 			return orig(t, sysno, args)
 		}
@@ -104,7 +102,7 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 		// do_recvmmsg keeps the error that ended a partial batch as the
 		// socket error for the next call.
 		if errno, ok := err.(unix.Errno); ok {
-			zc.SetSockErr(uint32(errno))
+			s.setSockErr(uint32(errno))
 		}
 		if timeoutAddr != 0 {
 			left := linux.NsecToTimespec(max(0, end.Sub(clock.Now()).Nanoseconds()))
@@ -116,7 +114,7 @@ func sysRecvMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 	}
 }
 
-// sysRecvFrom serves recvfrom(MSG_ERRQUEUE) on zcSockets, which gVisor
+// sysRecvFrom serves recvfrom(MSG_ERRQUEUE) on sockets of ours, which gVisor
 // rejects with EINVAL, as Linux does (syscalls.Call.RecvFromErrQueue). The
 // socket's error queue becomes ours if it was not, so that netstack's
 // errors are read with Linux's bytes.
@@ -134,7 +132,7 @@ func sysRecvFrom(orig kernel.SyscallFn) kernel.SyscallFn {
 		if !ok {
 			return orig(t, sysno, args)
 		}
-		c := call(t, file, s.zcState(true))
+		c := call(t, file, s.zerocopy(true))
 		n, err := c.RecvFromErrQueue(args[1].Pointer(), args[2].Uint64(), args[4].Pointer(), args[5].Pointer())
 		return uintptr(n), nil, sysErr(err)
 	}

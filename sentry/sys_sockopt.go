@@ -10,13 +10,11 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/socket"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
-
-	"github.com/zcstack/zcstack/zcsocket"
 )
 
 // socketFile returns the socket file behind fd (EBADF, ENOTSOCK), and the
-// zcSocket it is if it is one. The caller drops the file reference.
-func socketFile(t *kernel.Task, fd int32) (*vfs.FileDescription, *zcSocket, error) {
+// socket of ours it is if it is one. The caller drops the file reference.
+func socketFile(t *kernel.Task, fd int32) (*vfs.FileDescription, ourSocket, error) {
 	file := t.GetFile(fd)
 	if file == nil {
 		return nil, nil, linuxerr.EBADF
@@ -60,48 +58,54 @@ func sysSetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 		if s == nil {
 			return 0, nil, linuxerr.EOPNOTSUPP
 		}
-		on, err := zcsocket.ZerocopyValue(v)
-		if err != nil {
-			return 0, nil, sysErr(err)
-		}
-		if on {
-			s.enableZerocopy()
-		} else if zc := s.zc.Load(); zc != nil {
-			zc.SetZerocopy(false)
-		}
-		return 0, nil, nil
+		return 0, nil, sysErr(s.setZerocopy(v))
 	}
 }
 
 // setRecvErr is setsockopt of IP_RECVERR or IPV6_RECVERR: gVisor's, which
-// empties netstack's error queue when the option goes off, then, on a
-// zcSocket whose error queue is ours, the purge of that queue Linux makes
-// (skb_errqueue_purge: ICMP and local errors go, completions stay).
+// empties netstack's error queue (or has the host empty its own) when the
+// option goes off, then, on a socket whose error queue is ours, the purge of
+// that queue Linux makes (skb_errqueue_purge: ICMP and local errors go,
+// completions stay).
 func setRecvErr(t *kernel.Task, sysno uintptr, args arch.SyscallArguments, orig kernel.SyscallFn) (uintptr, *kernel.SyscallControl, error) {
-	rv, ctl, err := orig(t, sysno, args)
-	if err != nil {
-		return rv, ctl, err
-	}
 	file := t.GetFile(args[0].Int())
 	if file == nil {
-		return rv, ctl, nil
+		return orig(t, sysno, args)
 	}
 	defer file.DecRef(t)
-	if s, ok := socketOf(file); ok {
-		if zc := s.zc.Load(); zc != nil && !s.recvErrOn(args[1].Int()) {
-			zc.PurgeErrors()
-		}
+	var zc zerocopyState
+	s, ok := socketOf(file)
+	if ok {
+		zc = s.zerocopy(false)
 	}
-	return rv, ctl, nil
+	if zc != nil {
+		// What the layer below holds comes in first, as it is: a purge
+		// there would leave completions side by side, which the queue
+		// would coalesce as they came in, and Linux does not.
+		zc.ErrorQueue().Refill()
+	}
+	rv, ctl, err := orig(t, sysno, args)
+	if err == nil && zc != nil && !s.recvErrOn(args[1].Int()) {
+		zc.PurgeErrors()
+	}
+	return rv, ctl, err
 }
 
 // sysGetSockOpt implements getsockopt(SOL_SOCKET, SO_ZEROCOPY) for every
 // socket as Linux's sk_getsockopt does: the value is an int, 0 for sockets
-// that cannot use zerocopy, truncated to optlen, and optlen is set to the
-// length written. gVisor fails it with ENOPROTOOPT.
+// that cannot use zerocopy (putIntOpt). gVisor fails it with ENOPROTOOPT.
+// getsockopt(SOL_SOCKET, SO_ERROR) of a host socket reports the error a
+// partial recvmmsg left (sockErrOpt); every other getsockopt is gVisor's.
 func sysGetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 	return func(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, *kernel.SyscallControl, error) {
-		if args[1].Int() != linux.SOL_SOCKET || args[2].Int() != linux.SO_ZEROCOPY {
+		if args[1].Int() != linux.SOL_SOCKET {
+			return orig(t, sysno, args)
+		}
+		switch args[2].Int() {
+		case linux.SO_ZEROCOPY:
+		case linux.SO_ERROR:
+			return sockErrOpt(t, sysno, args, orig)
+		default:
 			return orig(t, sysno, args)
 		}
 		file, s, err := socketFile(t, args[0].Int())
@@ -109,31 +113,38 @@ func sysGetSockOpt(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, err
 		}
 		defer file.DecRef(t)
-		optLenAddr := args[4].Pointer()
-		var optLen int32
-		if _, err := primitive.CopyInt32In(t, optLenAddr, &optLen); err != nil {
-			return 0, nil, err
-		}
-		if optLen < 0 {
-			return 0, nil, linuxerr.EINVAL
-		}
-		var v [4]byte
+		v := uint32(0)
 		if s != nil {
-			if _, on := s.zerocopyEnabled(); on {
-				hostarch.ByteOrder.PutUint32(v[:], 1)
+			if _, on := zerocopyOn(s); on {
+				v = 1
 			}
 		}
-		// copy_to_sockptr of no bytes touches nothing: with optlen 0 a
-		// bad optval is not a fault.
-		n := min(optLen, int32(len(v)))
-		if n > 0 {
-			if _, err := t.CopyOutBytes(args[3].Pointer(), v[:n]); err != nil {
-				return 0, nil, err
-			}
-		}
-		if _, err := primitive.CopyInt32Out(t, optLenAddr, n); err != nil {
-			return 0, nil, err
-		}
-		return 0, nil, nil
+		return 0, nil, putIntOpt(t, args, v)
 	}
+}
+
+// putIntOpt returns v to a getsockopt as sk_getsockopt returns an int
+// option: optlen below 0 is EINVAL, the value is truncated to optlen, and
+// optlen is set to the length written.
+func putIntOpt(t *kernel.Task, args arch.SyscallArguments, v uint32) error {
+	optLenAddr := args[4].Pointer()
+	var optLen int32
+	if _, err := primitive.CopyInt32In(t, optLenAddr, &optLen); err != nil {
+		return err
+	}
+	if optLen < 0 {
+		return linuxerr.EINVAL
+	}
+	var b [4]byte
+	hostarch.ByteOrder.PutUint32(b[:], v)
+	// copy_to_sockptr of no bytes touches nothing: with optlen 0 a bad
+	// optval is not a fault.
+	n := min(optLen, int32(len(b)))
+	if n > 0 {
+		if _, err := t.CopyOutBytes(args[3].Pointer(), b[:n]); err != nil {
+			return err
+		}
+	}
+	_, err := primitive.CopyInt32Out(t, optLenAddr, n)
+	return err
 }

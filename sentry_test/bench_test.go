@@ -34,18 +34,23 @@ func BenchmarkSocketSyscall(b *testing.B) {
 		{"sendmsg-zc", []runsc.Runtime{runsc.Zerocopy}},
 	} {
 		op := bench.op
-		for _, r := range bench.rts {
-			b.Run(op+"/"+string(r), func(b *testing.B) {
-				out, err := e.bins.Output(r, filepath.Join(e.dir, "bench"), op, strconv.Itoa(max(b.N, 1000)))
-				if err != nil {
-					b.Fatalf("%v\n%s", err, out)
+		for _, n := range runsc.Networks {
+			for _, r := range bench.rts {
+				if r == runsc.Host && n != runsc.NetNone {
+					continue // the same host run
 				}
-				ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-				if err != nil {
-					b.Fatalf("guest output %q: %v", out, err)
-				}
-				b.ReportMetric(ns, "guest-ns/op")
-			})
+				b.Run(op+"/"+string(n)+"/"+string(r), func(b *testing.B) {
+					out, err := e.bins.OutputOn(r, n, filepath.Join(e.dir, "bench"), op, strconv.Itoa(max(b.N, 1000)))
+					if err != nil {
+						b.Fatalf("%v\n%s", err, out)
+					}
+					ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+					if err != nil {
+						b.Fatalf("guest output %q: %v", out, err)
+					}
+					b.ReportMetric(ns, "guest-ns/op")
+				})
+			}
 		}
 	}
 }

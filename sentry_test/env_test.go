@@ -1,11 +1,18 @@
 // Package sentry_test is the conformance suite of runsc-zc, the gVisor way:
 // small C guest programs (testdata/*.c) that print what they observe are
 // built with the machine's gcc, run natively, under stock runsc built from
-// the pinned gVisor module and under runsc-zc (both `--network=none do`), and
-// their outputs compared. runsc-zc must print what the host kernel prints
-// for everything the host supports, and what the SCM_ZC_NOTIFICATION series
-// specifies where the host rejects the control message with EINVAL. Stock
-// runsc's output is logged with its differences from the host.
+// the pinned gVisor module and under runsc-zc, and their outputs compared.
+// runsc-zc must print what the host kernel prints for everything the host
+// supports, and what the SCM_ZC_NOTIFICATION series specifies where the
+// host rejects the control message with EINVAL. Stock runsc's output is
+// logged with its differences from the host.
+//
+// Each guest runs in both of gVisor's network modes (runsc.Networks):
+// gVisor's netstack (--network=none) and the host's (--network=host, where
+// the guest's sockets are host sockets and share the host's loopback and
+// port space: the guests bind port 0). Stock runsc runs under
+// --network=none only: it has no zerocopy in either mode, and leaving it
+// out of the second keeps the suite's time in CI's budget.
 //
 // The tests need root (runsc) and gcc with a static libc; without root they
 // skip, except under CI (CI set in the environment), where they fail. With
@@ -30,7 +37,7 @@ import (
 )
 
 // guests are the programs of testdata, by name.
-var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "recverr", "ckpt"}
+var guests = []string{"sockopt", "errqueue", "pollerr", "fdops", "notif", "twoproc", "bench", "badptr", "blocked", "recverr", "ckpt", "inplace", "badsend"}
 
 // env is what the tests share: the guest binaries and the two runtimes,
 // built once.
@@ -123,10 +130,10 @@ const defaultTimeout = 5 * time.Minute
 // guest cannot exit dies with runsc (its parent-death signal).
 const killDelay = 10 * time.Second
 
-// run runs guest with args in runtime r, stopped after timeout, and returns
-// what it printed on its standard output and error.
-func (e *env) run(r runsc.Runtime, timeout time.Duration, guest string, args ...string) (stdout, stderr string, err error) {
-	c, err := e.bins.Command(r, append([]string{filepath.Join(e.dir, guest)}, args...)...)
+// run runs guest with args in runtime r on network n, stopped after
+// timeout, and returns what it printed on its standard output and error.
+func (e *env) run(r runsc.Runtime, n runsc.Network, timeout time.Duration, guest string, args ...string) (stdout, stderr string, err error) {
+	c, err := e.bins.CommandOn(r, n, append([]string{filepath.Join(e.dir, guest)}, args...)...)
 	if err != nil {
 		return "", "", err
 	}
@@ -141,27 +148,31 @@ func (e *env) run(r runsc.Runtime, timeout time.Duration, guest string, args ...
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%s: timed out after %v (%v)", r, timeout, err)
+		err = fmt.Errorf("%s --network=%s: timed out after %v (%v)", r, n, timeout, err)
 	} else if err != nil {
-		err = fmt.Errorf("%s: %v", r, err)
+		err = fmt.Errorf("%s --network=%s: %v", r, n, err)
 	}
 	return out.String(), errOut.String(), err
 }
 
-// outputs runs guest in the three environments at once, each stopped after
+// outputs runs guest in the environments of network n at once (the host,
+// runsc-zc, and stock runsc with gVisor's netstack), each stopped after
 // defaultTimeout.
-func (e *env) outputs(t *testing.T, guest string, args ...string) map[runsc.Runtime]string {
+func (e *env) outputs(t *testing.T, n runsc.Network, guest string, args ...string) map[runsc.Runtime]string {
 	t.Helper()
-	return e.outputsWithin(t, defaultTimeout, guest, args...)
+	return e.outputsWithin(t, n, defaultTimeout, guest, args...)
 }
 
 // outputsWithin is outputs with each run stopped after timeout. A host run
 // that fails ends the test; a runsc-zc run that fails or times out fails it,
 // and what it printed until then is returned for the comparison with the
 // host.
-func (e *env) outputsWithin(t *testing.T, timeout time.Duration, guest string, args ...string) map[runsc.Runtime]string {
+func (e *env) outputsWithin(t *testing.T, n runsc.Network, timeout time.Duration, guest string, args ...string) map[runsc.Runtime]string {
 	t.Helper()
-	rts := []runsc.Runtime{runsc.Host, runsc.Stock, runsc.Zerocopy}
+	rts := []runsc.Runtime{runsc.Host, runsc.Zerocopy}
+	if n == runsc.NetNone {
+		rts = append(rts, runsc.Stock)
+	}
 	outs := make([]string, len(rts))
 	stderrs := make([]string, len(rts))
 	var wg sync.WaitGroup
@@ -170,7 +181,7 @@ func (e *env) outputsWithin(t *testing.T, timeout time.Duration, guest string, a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[i], stderrs[i], errs[i] = e.run(r, timeout, guest, args...)
+			outs[i], stderrs[i], errs[i] = e.run(r, n, timeout, guest, args...)
 		}()
 	}
 	wg.Wait()
@@ -196,7 +207,9 @@ func (e *env) outputsWithin(t *testing.T, timeout time.Duration, guest string, a
 	for i, r := range rts {
 		m[r] = outs[i]
 	}
-	logStock(t, m[runsc.Host], m[runsc.Stock])
+	if n == runsc.NetNone {
+		logStock(t, m[runsc.Host], m[runsc.Stock])
+	}
 	return m
 }
 

@@ -66,7 +66,7 @@ func (s *State) init(cfg Config) {
 	s.queue = zerocopy.NewErrorQueue(zerocopy.QueueConfig{
 		Limit:       cfg.QueueLimit,
 		ErrorReport: cfg.ErrorReport,
-		Refill:      s.drain,
+		Refill:      func(bool) { s.drain() },
 		SetSockErr:  s.SetSockErr,
 		Stats:       cfg.Stats,
 	})
@@ -98,8 +98,8 @@ func (s *State) ErrorQueue() *zerocopy.ErrorQueue { return s.queue }
 
 // drain moves the errors netstack has queued (IP_RECVERR, IPV6_RECVERR) to
 // the error queue, in order, behind the completions of the sends they
-// follow. It is the queue's Refill, and Send drains around each zerocopy
-// send.
+// follow. It is the queue's Refill, which always moves them all, and Send
+// drains around each zerocopy send.
 func (s *State) drain() {
 	if s.ep.SocketOptions().PeekErr() == nil {
 		return

@@ -12,6 +12,7 @@ import (
 	"gvisor.dev/gvisor/pkg/state"
 
 	"github.com/zcstack/zcstack/internal/statecheck"
+	"github.com/zcstack/zcstack/internal/zctest"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -87,7 +88,7 @@ func TestStateSaveLoad(t *testing.T) {
 	if !l.ZerocopyEnabled() || l.Family() != unix.AF_INET6 || l.stype != unix.SOCK_DGRAM {
 		t.Errorf("loaded zerocopy %v family %d type %d, want true, AF_INET6, SOCK_DGRAM", l.ZerocopyEnabled(), l.Family(), l.stype)
 	}
-	if got, want := contents(l.queue), contents(s.queue); !reflect.DeepEqual(got, want) {
+	if got, want := zctest.Contents(l.queue), zctest.Contents(s.queue); !reflect.DeepEqual(got, want) {
 		t.Errorf("loaded queue = %v, want %v", got, want)
 	}
 	if notified == 0 {
@@ -104,7 +105,7 @@ func TestStateSaveLoad(t *testing.T) {
 	}
 	l.sender.Push(one(zerocopy.Entry{Err: unix.SockExtendedErr{Errno: uint32(unix.EMSGSIZE), Origin: unix.SO_EE_ORIGIN_LOCAL}}))
 	l.sender.Done(tk, true)
-	if got, want := contents(l.queue), []any{zerocopy.Completion{Lo: 3, Hi: 3, Copied: true}, unix.EMSGSIZE}; !reflect.DeepEqual(got, want) {
+	if got, want := zctest.Contents(l.queue), []any{zerocopy.Completion{Lo: 3, Hi: 3, Copied: true}, unix.EMSGSIZE}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after restore, queue = %v, want %v", got, want)
 	}
 	if st.Sends.Load() != 1 {

@@ -13,6 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/zcstack/zcstack/internal/zctest"
 	"github.com/zcstack/zcstack/zerocopy"
 )
 
@@ -72,23 +73,6 @@ func write(ep tcpip.Endpoint, b []byte) func() (int, error) {
 	}
 }
 
-// contents describes the queue: completions as themselves, errors by
-// errno.
-func contents(q *zerocopy.ErrorQueue) []any {
-	var out []any
-	for {
-		e, ok := q.Pop()
-		if !ok {
-			return out
-		}
-		if c, ok := e.Completion(); ok {
-			out = append(out, c)
-		} else {
-			out = append(out, unix.Errno(e.Err.Errno))
-		}
-	}
-}
-
 // TestSendOrdersErrorAfterCompletion: a datagram's completion comes before
 // the ICMP error it causes, as on Linux; errors netstack queued before a
 // send come before its completion.
@@ -106,7 +90,7 @@ func TestSendOrdersErrorAfterCompletion(t *testing.T) {
 	}
 	c := func(id uint32) zerocopy.Completion { return zerocopy.Completion{Lo: id, Hi: id, Copied: true} }
 	want := []any{unix.ECONNREFUSED, c(0), unix.ECONNREFUSED, c(1), unix.ECONNREFUSED}
-	if got := contents(s.ErrorQueue()); !equal(got, want) {
+	if got := zctest.Contents(s.ErrorQueue()); !equal(got, want) {
 		t.Errorf("queue = %v, want %v", got, want)
 	}
 }
@@ -132,7 +116,7 @@ func nextID(t *testing.T, s *State) uint32 {
 		t.Fatal(err)
 	}
 	var last zerocopy.Completion
-	for _, x := range contents(s.ErrorQueue()) {
+	for _, x := range zctest.Contents(s.ErrorQueue()) {
 		if c, ok := x.(zerocopy.Completion); ok {
 			last = c
 		}

@@ -84,8 +84,12 @@ type QueueConfig struct {
 	// Refill moves into the queue the errors that the layer below holds
 	// (netstack's or the host kernel's error queue). Pop and Take call it
 	// without the queue's locks held before they read, so that no read
-	// can miss them.
-	Refill func()
+	// can miss them: Take with all set, since it looks for completions
+	// behind other errors; Pop without, when the layer below may move only
+	// what it takes for the queue to hold an entry. (The host kernel sets
+	// and clears the socket error as its own queue is read, so it moves as
+	// few as it can: the socket error then follows the guest's reads.)
+	Refill func(all bool)
 	// SetSockErr is called without locks held after a Pop that changes
 	// the socket error (sk_err, SO_ERROR) as Linux's sock_dequeue_err_skb
 	// does: to the errno of the new head if that is an ICMP error, else
@@ -295,7 +299,7 @@ func (q *ErrorQueue) removeLocked(remove func(it *item) bool) int {
 // with sock_dequeue_err_skb: the socket error follows the new head (see
 // QueueConfig.SetSockErr), and waiters are woken again if entries remain.
 func (q *ErrorQueue) Pop() (Entry, bool) {
-	q.refill()
+	q.refill(false)
 	q.mu.Lock()
 	if q.n == 0 {
 		q.mu.Unlock()
@@ -328,7 +332,7 @@ func (q *ErrorQueue) Pop() (Entry, bool) {
 // returns how many it took. This is the series' SCM_ZC_NOTIFICATION handler
 // in __sock_cmsg_send.
 func (q *ErrorQueue) Take(dst []Completion) int {
-	q.refill()
+	q.refill(true)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	taken := 0
@@ -385,9 +389,16 @@ func (q *ErrorQueue) errorReport() {
 	}
 }
 
+// Refill moves everything the layer below holds into the queue now
+// (QueueConfig.Refill with all set): before a change that would drop what is
+// left below, such as the host's purge when IP_RECVERR goes off, so that
+// the entries keep their form (Linux does not coalesce the completions that
+// a purge leaves side by side).
+func (q *ErrorQueue) Refill() { q.refill(true) }
+
 // refill runs QueueConfig.Refill.
-func (q *ErrorQueue) refill() {
+func (q *ErrorQueue) refill(all bool) {
 	if q.cfg.Refill != nil {
-		q.cfg.Refill()
+		q.cfg.Refill(all)
 	}
 }

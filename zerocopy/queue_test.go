@@ -397,7 +397,7 @@ func TestStats(t *testing.T) {
 
 // TestRefillBeforeReads: Pop and Take move the errors of the layer below
 // into the queue before they read, so that a read sees them in order after
-// what is queued.
+// what is queued; Take asks for all of them.
 func TestRefillBeforeReads(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -413,7 +413,10 @@ func TestRefillBeforeReads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			below := []any{icmpErr(7), c(5, 5)}
 			var q *ErrorQueue
-			q = NewErrorQueue(QueueConfig{Refill: func() {
+			q = NewErrorQueue(QueueConfig{Refill: func(all bool) {
+				if all != (tc.name == "Take") {
+					t.Errorf("Refill(all %v)", all)
+				}
 				fill(q, below...)
 				below = nil
 			}})

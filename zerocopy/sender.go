@@ -12,7 +12,11 @@ import "sync"
 // stack holds up no other. Ids go to the places in line order, skipping
 // those whose send took none, so they stay dense, and completions are queued
 // in id order. The stack copies the payload before the send returns, so Done
-// queues the completion at once, flagged copied.
+// queues the completion at once, flagged copied. A send whose buffer the
+// layer below keeps after it returns (the host kernel, sending from the
+// caller's pages) is held (Hold): it still gets its id when it returns, but
+// its completion waits for Release, as Linux's waits for the last reference
+// to the send's ubuf_info.
 type Sender struct {
 	queue *ErrorQueue
 	// holdErrors makes Push queue errors behind the sends in line.
@@ -32,6 +36,10 @@ type Sender struct {
 	// held are errors pushed while sends were in line, in order.
 	// +checklocks:mu
 	held []heldErr
+	// unreleased holds the ids of the held sends that have left the line
+	// and wait for Release.
+	// +checklocks:mu
+	unreleased map[Ticket]uint32
 }
 
 // Ticket is a send's place in line.
@@ -40,6 +48,8 @@ type Ticket uint64
 // place is the state of one send in line.
 type place struct {
 	done, sent bool
+	// held is set by Hold; released and copied by Release.
+	held, released, copied bool
 }
 
 // heldErr is an error that waits for the sends in line before it: it is
@@ -87,18 +97,27 @@ func (s *Sender) Reserve() (Ticket, error) {
 // waiters are woken once the Sender's lock is released.
 func (s *Sender) Done(t Ticket, sent bool) {
 	s.mu.Lock()
-	s.line[t-s.first] = place{done: true, sent: sent}
+	p := &s.line[t-s.first]
+	p.done, p.sent = true, sent
 	queued := false
 	n := 0
 	for ; n < len(s.line) && s.line[n].done; n++ {
-		if s.line[n].sent {
+		if p := &s.line[n]; p.sent {
 			id := s.next
 			s.next++
-			s.queue.complete(Completion{Lo: id, Hi: id, Copied: true})
 			if st := s.queue.cfg.Stats; st != nil {
 				st.Sends.Add(1)
 			}
-			queued = true
+			switch {
+			case !p.held || p.released:
+				s.queue.complete(Completion{Lo: id, Hi: id, Copied: !p.held || p.copied})
+				queued = true
+			default:
+				if s.unreleased == nil {
+					s.unreleased = make(map[Ticket]uint32)
+				}
+				s.unreleased[s.first] = id
+			}
 		}
 		s.first++
 		queued = s.releaseLocked() || queued
@@ -106,6 +125,41 @@ func (s *Sender) Done(t Ticket, sent bool) {
 	s.line = s.line[:copy(s.line, s.line[n:])]
 	s.mu.Unlock()
 	if queued {
+		s.queue.errorReport()
+	}
+}
+
+// Hold marks the send t, which has not returned yet, as one whose buffer
+// the layer below still uses when it returns: its completion is queued only
+// once Release reports the buffer free.
+func (s *Sender) Hold(t Ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line[t-s.first].held = true
+}
+
+// Release reports that the layer below no longer uses the buffer of the held
+// send t, which has returned, and whether it copied the data after all
+// (SO_EE_CODE_ZEROCOPY_COPIED). If t took an id, its completion is queued,
+// and POLLERR waiters woken once the Sender's lock is released: at once if
+// its id is known, else when it is (see Done). Held sends are completed in
+// the order of their releases, not of their ids: the order in which Linux's
+// stack frees them. A send that took no id needs no Release.
+func (s *Sender) Release(t Ticket, copied bool) {
+	s.mu.Lock()
+	if t >= s.first {
+		p := &s.line[t-s.first]
+		p.released, p.copied = true, copied
+		s.mu.Unlock()
+		return
+	}
+	id, ok := s.unreleased[t]
+	if ok {
+		delete(s.unreleased, t)
+		s.queue.complete(Completion{Lo: id, Hi: id, Copied: copied})
+	}
+	s.mu.Unlock()
+	if ok {
 		s.queue.errorReport()
 	}
 }

@@ -85,14 +85,7 @@ func TestSenderLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := NewErrorQueue(QueueConfig{})
 			s := NewSender(q, false)
-			var tks []Ticket
-			for range tc.reserves {
-				tk, err := s.Reserve()
-				if err != nil {
-					t.Fatal(err)
-				}
-				tks = append(tks, tk)
-			}
+			tks := reserve(t, s, tc.reserves)
 			for i, st := range tc.steps {
 				s.Done(tks[st.done], st.sent)
 				if got := drain(q); !reflect.DeepEqual(got, st.want) {
@@ -159,4 +152,98 @@ func pushOne(s *Sender, e Entry) {
 		done = true
 		return e, true
 	})
+}
+
+// reserve takes n places in line.
+func reserve(t testing.TB, s *Sender, n int) []Ticket {
+	t.Helper()
+	var tks []Ticket
+	for range n {
+		tk, err := s.Reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tks = append(tks, tk)
+	}
+	return tks
+}
+
+// TestSenderHeld: sends whose buffers the layer below keeps (Hold) get
+// their ids when they return, in line order, and their completions when
+// they are released, in release order, copied as the release says.
+func TestSenderHeld(t *testing.T) {
+	type step struct {
+		op   string // "done" or "release"
+		i    int    // the reservation
+		arg  bool   // sent for done, copied for release
+		want []any
+	}
+	zc := func(lo, hi uint32) Completion { return Completion{Lo: lo, Hi: hi} }
+	for _, tc := range []struct {
+		name     string
+		reserves int
+		held     []int
+		steps    []step
+	}{
+		{"released after return", 1, []int{0}, []step{
+			{"done", 0, true, nil},
+			{"release", 0, false, []any{zc(0, 0)}},
+		}},
+		{"copied as released", 2, []int{0, 1}, []step{
+			{"done", 0, true, nil},
+			{"done", 1, true, nil},
+			{"release", 0, true, []any{c(0, 0)}},
+			{"release", 1, false, []any{zc(1, 1)}},
+		}},
+		{"released in another order than ids", 2, []int{0, 1}, []step{
+			{"done", 0, true, nil},
+			{"done", 1, true, nil},
+			{"release", 1, false, []any{zc(1, 1)}},
+			{"release", 0, false, []any{zc(0, 0)}},
+		}},
+		{"released while an earlier send runs: queued once the id is known", 2, []int{1}, []step{
+			{"done", 1, true, nil},
+			{"release", 1, false, nil},
+			{"done", 0, true, []any{c(0, 0), zc(1, 1)}},
+		}},
+		{"an unheld send after a held one completes at once", 2, []int{0}, []step{
+			{"done", 0, true, nil},
+			{"done", 1, true, []any{c(1, 1)}},
+			{"release", 0, true, []any{c(0, 0)}},
+		}},
+		{"a held send that sent nothing takes no id", 2, []int{0, 1}, []step{
+			{"done", 0, false, nil},
+			{"release", 0, false, nil},
+			{"done", 1, true, nil},
+			{"release", 1, false, []any{zc(0, 0)}},
+		}},
+		{"a release of a send that left without an id does nothing", 1, []int{0}, []step{
+			{"done", 0, false, nil},
+			{"release", 0, true, nil},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := NewErrorQueue(QueueConfig{})
+			s := NewSender(q, false)
+			tks := reserve(t, s, tc.reserves)
+			for _, i := range tc.held {
+				s.Hold(tks[i])
+			}
+			for i, st := range tc.steps {
+				if st.op == "done" {
+					s.Done(tks[st.i], st.arg)
+				} else {
+					s.Release(tks[st.i], st.arg)
+				}
+				if got := drain(q); !reflect.DeepEqual(got, st.want) {
+					t.Fatalf("step %d (%s %d): queue = %v, want %v", i, st.op, st.i, got, st.want)
+				}
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if len(s.unreleased) != 0 || len(s.line) != 0 {
+				t.Errorf("left behind: unreleased %v, line %v", s.unreleased, s.line)
+			}
+		})
+	}
 }

@@ -25,6 +25,16 @@ type Stats struct {
 	NoBufs atomic.Uint64
 	// DepthHighWater is the most entries any error queue has held.
 	DepthHighWater atomic.Uint64
+	// HostSends counts the host kernel's MSG_ZEROCOPY sends that took a
+	// host id (runsc --network=host, where several may serve one send
+	// call), HostCompletions the host ids whose completions were read,
+	// HostCopied those the host reported copied
+	// (SO_EE_CODE_ZEROCOPY_COPIED), and HostFallbacks the host sends made
+	// by copy because the host refused MSG_ZEROCOPY with ENOBUFS.
+	HostSends       atomic.Uint64
+	HostCompletions atomic.Uint64
+	HostCopied      atomic.Uint64
+	HostFallbacks   atomic.Uint64
 }
 
 // observeDepth raises DepthHighWater to n.

@@ -420,3 +420,15 @@ static void print_zc(const char *what, struct msghdr *msg) {
 	}
 	printf("\n");
 }
+
+/* require_zerocopy ends the program unless fd has SO_ZEROCOPY on: stock
+ * gVisor accepts the option, ignores it and fails the get, and a program
+ * that waits for completions there would wait for nothing. */
+static void require_zerocopy(int fd) {
+	int on = 0;
+	socklen_t l = sizeof on;
+	if (getsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &on, &l) || !on) {
+		printf("SO_ZEROCOPY is not on: %s\n", errname(errno));
+		exit(1);
+	}
+}
