@@ -19,11 +19,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-/* Both sends are far larger than what the socket and its peer buffer, so
- * that each blocks for good once it runs, whatever the other left room
- * for. */
-#define A_SIZE (8 << 20)
-#define B_SIZE (8 << 20)
+/* Both sends are far larger than what the socket and its peer buffer (a
+ * few KiB each), so that each blocks for good once it runs, whatever the
+ * other left room for, and small enough that A finishes within its wait on
+ * a loaded machine once the peer reads. */
+#define A_SIZE (1 << 20)
+#define B_SIZE (1 << 20)
 
 static const struct kind *k;
 static char *abuf, *bbuf;
