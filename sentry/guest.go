@@ -1,11 +1,12 @@
 package sentry
 
 import (
+	"math"
+
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/errors/linuxerr"
 	"gvisor.dev/gvisor/pkg/hostarch"
-	"gvisor.dev/gvisor/pkg/safemem"
 	"gvisor.dev/gvisor/pkg/sentry/kernel"
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 	"gvisor.dev/gvisor/pkg/usermem"
@@ -19,27 +20,16 @@ type guestMem struct{ *kernel.Task }
 
 var _ syscalls.Memory = guestMem{}
 
-// CheckWritable implements syscalls.Memory.CheckWritable: it has the task's
-// memory manager map the n bytes at addr for writing, as a copy-out would
-// (faulting pages in, breaking copy-on-write), and writes nothing. It goes
-// through the sentry's internal mappings, not the guest's address space, so
-// that no buffered copy writes the range.
+// CheckWritable implements syscalls.Memory.CheckWritable with the task's
+// memory manager's EnsurePMAsExist: the n bytes at addr are mapped for
+// writing, as a copy-out would map them (faulting pages in, breaking
+// copy-on-write), and nothing is written.
 func (m guestMem) CheckWritable(addr hostarch.Addr, n uint64) error {
-	ar, ok := addr.ToRange(n)
-	if !ok {
+	if n > math.MaxInt64 {
 		return linuxerr.EFAULT
 	}
-	_, err := m.MemoryManager().CopyOutFrom(m.Task, hostarch.AddrRangeSeqOf(ar), noWrite{}, usermem.IOOpts{})
+	_, err := m.MemoryManager().EnsurePMAsExist(m.Task, addr, int64(n), usermem.IOOpts{})
 	return err
-}
-
-// noWrite is a source for CopyOutFrom that reports its destination filled
-// without writing it.
-type noWrite struct{}
-
-// ReadToBlocks implements safemem.Reader.ReadToBlocks.
-func (noWrite) ReadToBlocks(dsts safemem.BlockSeq) (uint64, error) {
-	return dsts.NumBytes(), nil
 }
 
 // call returns the syscalls/ context of a syscall of t on the socket file

@@ -25,14 +25,14 @@ import (
 
 // sendMsg implements ourSocket.sendMsg: syscalls/ reads the message and
 // serves its SCM_ZC_NOTIFICATION messages, write sends it.
-func (s *hostSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
+func (s *hostSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
 	return c.SendMsg(msgAddr, flags, func(m *syscalls.Send) (int, error) {
 		return s.write(t, file, "sendmsg", m)
 	})
 }
 
 // sendMMsg implements ourSocket.sendMMsg, as sendMsg.
-func (s *hostSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+func (s *hostSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
 	return c.SendMMsg(vecAddr, vlen, flags, func(m *syscalls.Send) (int, error) {
 		return s.write(t, file, "sendmmsg", m)
 	})
@@ -56,7 +56,7 @@ func (s *hostSocket) write(t *kernel.Task, file *vfs.FileDescription, op string,
 // sendTo implements ourSocket.sendTo: the host's MSG_ZEROCOPY from the
 // guest's buffer (write), with sendto's arguments as Linux reads them
 // (syscalls.Call.SendTo).
-func (s *hostSocket) sendTo(t *kernel.Task, file *vfs.FileDescription, flags uint32, _ func() (int, error), args arch.SyscallArguments) (int, error) {
+func (s *hostSocket) sendTo(t *kernel.Task, file *vfs.FileDescription, flags uint32, _ kernel.SyscallFn, _ uintptr, args arch.SyscallArguments) (int, error) {
 	if flags&^(sendFlags|linux.MSG_ZEROCOPY) != 0 {
 		return 0, linuxerr.EINVAL
 	}

@@ -24,12 +24,12 @@ type ourSocket interface {
 	setZerocopy(v int32) error
 	// sendMsg and sendMMsg are sendmsg(2) and sendmmsg(2) on a socket with
 	// SO_ZEROCOPY, through c.
-	sendMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error)
-	sendMMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error)
+	sendMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error)
+	sendMMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error)
 	// sendTo is sendto(2) with MSG_ZEROCOPY, whose flags are flags, on a
-	// socket with SO_ZEROCOPY; orig is gVisor's sendto of args without
-	// MSG_ZEROCOPY.
-	sendTo(t *kernel.Task, file *vfs.FileDescription, flags uint32, orig func() (int, error), args arch.SyscallArguments) (int, error)
+	// socket with SO_ZEROCOPY; orig is gVisor's sendto, and args its
+	// arguments without MSG_ZEROCOPY.
+	sendTo(t *kernel.Task, file *vfs.FileDescription, flags uint32, orig kernel.SyscallFn, sysno uintptr, args arch.SyscallArguments) (int, error)
 	// setSockErr sets the socket error (SO_ERROR) to errno, as the error
 	// that ends a partial recvmmsg does.
 	setSockErr(errno uint32)

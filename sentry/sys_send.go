@@ -68,18 +68,18 @@ func sysSendTo(orig kernel.SyscallFn) kernel.SyscallFn {
 			return orig(t, sysno, args)
 		}
 		defer file.DecRef(t)
-		n, err := s.sendTo(t, file, uint32(flags), func() (int, error) {
-			n, _, err := orig(t, sysno, args)
-			return int(n), err
-		}, args)
+		n, err := s.sendTo(t, file, uint32(flags), orig, sysno, args)
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
 // sendTo implements ourSocket.sendTo: gVisor's sendto (orig), accounted as
 // a MSG_ZEROCOPY send.
-func (s *zcSocket) sendTo(_ *kernel.Task, _ *vfs.FileDescription, _ uint32, orig func() (int, error), args arch.SyscallArguments) (int, error) {
-	return s.zc.Load().Send(true, int64(args[2].Uint64()), orig)
+func (s *zcSocket) sendTo(t *kernel.Task, _ *vfs.FileDescription, _ uint32, orig kernel.SyscallFn, sysno uintptr, args arch.SyscallArguments) (int, error) {
+	return s.zc.Load().Send(true, int64(args[2].Uint64()), func() (int, error) {
+		n, _, err := orig(t, sysno, args)
+		return int(n), err
+	})
 }
 
 // sysSendMsg serves sendmsg on sockets with SO_ZEROCOPY through
@@ -101,7 +101,7 @@ func sysSendMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := s.sendMsg(t, file, &c, args[1].Pointer(), uint32(flags))
+		n, err := s.sendMsg(t, file, c, args[1].Pointer(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
@@ -122,22 +122,22 @@ func sysSendMMsg(orig kernel.SyscallFn) kernel.SyscallFn {
 			return 0, nil, linuxerr.EINVAL
 		}
 		c := call(t, file, zc)
-		n, err := s.sendMMsg(t, file, &c, args[1].Pointer(), args[2].Uint(), uint32(flags))
+		n, err := s.sendMMsg(t, file, c, args[1].Pointer(), args[2].Uint(), uint32(flags))
 		return uintptr(n), nil, sysErr(err)
 	}
 }
 
 // sendMsg implements ourSocket.sendMsg: zcsocket.State.SendMsg, with
 // gVisor's socket sending (write).
-func (s *zcSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
-	return s.zc.Load().SendMsg(c, msgAddr, flags, func(m *syscalls.Send) (int, error) {
+func (s *zcSocket) sendMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, msgAddr hostarch.Addr, flags uint32) (int, error) {
+	return s.zc.Load().SendMsg(&c, msgAddr, flags, func(m *syscalls.Send) (int, error) {
 		return s.write(t, file, "sendmsg", m)
 	})
 }
 
 // sendMMsg implements ourSocket.sendMMsg, as sendMsg.
-func (s *zcSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c *syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
-	return s.zc.Load().SendMMsg(c, vecAddr, vlen, flags, func(m *syscalls.Send) (int, error) {
+func (s *zcSocket) sendMMsg(t *kernel.Task, file *vfs.FileDescription, c syscalls.Call, vecAddr hostarch.Addr, vlen, flags uint32) (int, error) {
+	return s.zc.Load().SendMMsg(&c, vecAddr, vlen, flags, func(m *syscalls.Send) (int, error) {
 		return s.write(t, file, "sendmmsg", m)
 	})
 }
