@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -24,6 +25,10 @@
  * other left room for, and small enough that A finishes within its wait on
  * a loaded machine once the peer reads. */
 #define A_SIZE (1 << 20)
+/* The buffers of small_pair. */
+#define SMALL_BUF 4096
+/* How many ticks the peer's queue must stay the same for wait_quiet. */
+#define QUIET_TICKS 20
 #define B_SIZE (1 << 20)
 
 static const struct kind *k;
@@ -37,7 +42,7 @@ static const char *yes(int b) {
  * buffer and whose receiver a small receive buffer, so that a large send
  * blocks once both are full. */
 static void small_pair(int *tx, int *rx) {
-	int small = 4096;
+	int small = SMALL_BUF;
 	int b = bound_socket(k);
 	if (setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof small))
 		die("SO_RCVBUF");
@@ -99,6 +104,24 @@ static int wait_done(struct sender *s, int ms) {
 	return atomic_load(&s->done);
 }
 
+/* wait_quiet waits until the connection has stopped moving: the bytes
+ * queued at the peer rx, which does not read, have not changed for
+ * QUIET_TICKS ticks in a row. A sender first blocks when its send buffer
+ * fills, while the segments in flight still reach the peer and free room;
+ * a second sender started then would write into that room, and two
+ * senders that both write can leave gVisor's TCP with a writer that is
+ * never woken again (stock runsc as well; docs/design.md). */
+static void wait_quiet(int rx) {
+	int last = -1, same = 0;
+	for (long end = now_ms() + EVENT_MS; same < QUIET_TICKS && now_ms() < end; tick()) {
+		int q = 0;
+		if (ioctl(rx, FIONREAD, &q))
+			die("FIONREAD");
+		same = q == last ? same + 1 : 0;
+		last = q;
+	}
+}
+
 /* outcome names the result of a returned send: full, partial, or an errno. */
 static const char *outcome(struct sender *s) {
 	if (s->r == (long)s->len)
@@ -154,6 +177,7 @@ static void interrupt(const char *mode) {
 	struct sender *a = malloc(sizeof *a), *b = malloc(sizeof *b);
 	start(a, tx, abuf, A_SIZE);
 	wait_blocked(a);
+	wait_quiet(rx);
 	printf("A blocked in send: %s\n", yes(!atomic_load(&a->done)));
 	start(b, tx, bbuf, B_SIZE);
 	wait_blocked(b);
@@ -233,6 +257,7 @@ static pid_t blocked_child(int do_exit) {
 		struct sender a, b;
 		start(&a, tx, abuf, A_SIZE);
 		wait_blocked(&a);
+		wait_quiet(rx);
 		start(&b, tx, bbuf, B_SIZE);
 		wait_blocked(&b);
 		char c = atomic_load(&a.done) || atomic_load(&b.done) ? 'n' : 'y';
